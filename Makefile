@@ -1,0 +1,40 @@
+# kbs developer entry points. Newcomers need two: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: all venv testbed lint unit test demo demo-down bench clean
+
+all: test
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Real Kubernetes binaries from the Go module proxy, a Docker engine, images tagged like upstream.
+testbed:
+	tests/testbed/testbed.sh
+
+lint: venv
+	$(BIN)/ruff check bootstrap pki tests bench
+	$(BIN)/ruff format --check bootstrap pki tests bench
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+# The whole suite: lint, unit tests, and the real tests on the test bed. pytest's "no tests" (exit 5) fails.
+test: venv testbed lint
+	$(BIN)/pytest tests -q $(PYTEST_ARGS)
+
+bench: venv testbed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,62 @@
+"""Every path, file name, port, identity, label and timeout kbs uses, written once.
+
+Grouped by the layer that owns the fact; other layers import from here instead of repeating a literal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+# --- node paths (kubeadm's defaults) ------------------------------------------------------------------------
+KUBERNETES_DIR: Final = Path("/etc/kubernetes")
+CERTIFICATES_DIR: Final = KUBERNETES_DIR / "pki"
+MANIFESTS_DIR: Final = KUBERNETES_DIR / "manifests"
+ETCD_DATA_DIR: Final = Path("/var/lib/etcd")
+KBS_RUN_DIR: Final = Path("/var/run/kbs")
+KBS_LOG_DIR: Final = Path("/var/log/kbs")
+KBS_STATE_DIR: Final = Path("/var/lib/kbs")
+
+# --- file modes -----------------------------------------------------------------------------------------------
+KEY_MODE: Final = 0o600
+CERT_MODE: Final = 0o644
+KUBECONFIG_MODE: Final = 0o600
+MANIFEST_MODE: Final = 0o600
+MANIFESTS_DIR_MODE: Final = 0o700
+
+# --- control-plane components -------------------------------------------------------------------------------
+ETCD: Final = "etcd"
+KUBE_APISERVER: Final = "kube-apiserver"
+KUBE_CONTROLLER_MANAGER: Final = "kube-controller-manager"
+KUBE_SCHEDULER: Final = "kube-scheduler"
+CONTROL_PLANE_COMPONENTS: Final = (KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER)
+ALL_COMPONENTS: Final = (ETCD, *CONTROL_PLANE_COMPONENTS)
+KUBE_SYSTEM: Final = "kube-system"
+
+# --- ports ----------------------------------------------------------------------------------------------------
+APISERVER_PORT: Final = 6443
+ETCD_CLIENT_PORT: Final = 2379
+ETCD_PEER_PORT: Final = 2380
+ETCD_METRICS_PORT: Final = 2381
+KUBE_CONTROLLER_MANAGER_PORT: Final = 10257
+KUBE_SCHEDULER_PORT: Final = 10259
+KUBELET_PORT: Final = 10250
+KUBELET_HEALTHZ_PORT: Final = 10248
+
+# --- images ---------------------------------------------------------------------------------------------------
+DEFAULT_IMAGE_REPOSITORY: Final = "registry.k8s.io"
+
+# --- kubeconfig files and their identities (kubeadm's) --------------------------------------------------------
+ADMIN_KUBECONFIG: Final = "admin.conf"
+SUPER_ADMIN_KUBECONFIG: Final = "super-admin.conf"
+CONTROLLER_MANAGER_KUBECONFIG: Final = "controller-manager.conf"
+SCHEDULER_KUBECONFIG: Final = "scheduler.conf"
+KUBELET_KUBECONFIG: Final = "kubelet.conf"
+
+# --- cluster defaults (kubeadm's) ------------------------------------------------------------------------------
+DEFAULT_CLUSTER_NAME: Final = "kubernetes"
+DEFAULT_SERVICE_SUBNET: Final = "10.96.0.0/12"
+DEFAULT_DNS_DOMAIN: Final = "cluster.local"
+
+# --- static pods ----------------------------------------------------------------------------------------------
+CONTROL_PLANE_LABEL: Final = "node-role.kubernetes.io/control-plane"

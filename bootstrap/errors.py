@@ -1,0 +1,63 @@
+"""The kbs error hierarchy: every expected failure is a KbsError with an operator-facing message.
+
+    KbsError                 base; exit status 1; `hint` says what to do, `retryable` whether trying again can help
+    +-- ConfigError          the configuration (file, field, flag) is wrong
+    +-- PKIError             a certificate, key or kubeconfig is missing, foreign or invalid
+    +-- RenderError          a manifest cannot be rendered or fails validation
+    +-- FileWriteError       a file or directory cannot be written
+    +-- RuntimeUnavailable   the container runtime (Docker) cannot be reached (retryable)
+    +-- PreflightError       one or more preflight checks failed
+    +-- WaitTimeout          something did not become healthy in time (retryable)
+
+Lower-layer exceptions (OSError, docker's, yaml's, cryptography's) are translated into these at the
+boundary that knows what the operator was doing; the CLI prints them without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class KbsError(Exception):
+    """An expected failure: printed as `error: <message>` (and `hint: <hint>`), never as a traceback."""
+
+    exit_code = 1
+    retryable = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(KbsError):
+    """The configuration is wrong: names the document, the field path and the bad value."""
+
+
+class PKIError(KbsError):
+    """A certificate, key or kubeconfig is missing, foreign, mismatched or invalid."""
+
+
+class RenderError(KbsError):
+    """A manifest cannot be rendered, or the rendered Pod fails validation."""
+
+
+class FileWriteError(KbsError):
+    """A file or directory cannot be written (permissions, a file where a directory should be, ...)."""
+
+
+class RuntimeUnavailable(KbsError):
+    """The container runtime cannot be reached; trying again later may help."""
+
+    retryable = True
+
+
+class PreflightError(KbsError):
+    """One or more preflight checks failed."""
+
+
+class WaitTimeout(KbsError):
+    """Something did not become healthy in time."""
+
+    retryable = True

@@ -1,0 +1,71 @@
+"""Fixtures for the real tests: the test bed's binaries, images and Docker engine.
+
+The test bed is found only through `tests/testbed/testbed.sh bin-dir` and `testbed.sh images`. A missing
+piece fails the test loudly (it never skips): run `make testbed` first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+TESTBED = Path(__file__).resolve().parents[1] / "testbed" / "testbed.sh"
+
+
+@dataclass(frozen=True)
+class TestBed:
+    bin_dir: Path
+    images: dict[str, str]  # short name ("kube-apiserver", "etcd", "pause", "agnhost") -> reference
+
+    def bin(self, name: str) -> str:
+        return str(self.bin_dir / name)
+
+    def kubeadm(self, version: str) -> str:
+        return str(Path(_testbed("bin-dir", version)) / "kubeadm")
+
+
+def _testbed(*args: str) -> str:
+    result = subprocess.run([str(TESTBED), *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"testbed.sh {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.real)
+
+
+@pytest.fixture(scope="session")
+def testbed() -> TestBed:
+    bin_dir = Path(_testbed("bin-dir"))
+    missing = [n for n in ("kube-apiserver", "kubectl", "kubeadm", "etcd") if not (bin_dir / n).is_file()]
+    if missing:
+        pytest.fail(f"test bed incomplete: {', '.join(missing)} missing in {bin_dir}; run `make testbed`")
+    refs = _testbed("images").splitlines()
+    images = {ref.rsplit("/", 1)[-1].split(":")[0]: ref for ref in refs}
+    client = docker.from_env()
+    try:
+        for ref in refs:
+            client.images.get(ref)
+    except docker.errors.ImageNotFound as exc:
+        pytest.fail(f"test bed image missing: {exc}; run `make testbed`")
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"no Docker engine answers ({exc}); run `make testbed`")
+    finally:
+        client.close()
+    return TestBed(bin_dir=bin_dir, images=images)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
