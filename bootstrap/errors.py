@@ -1,13 +1,13 @@
 """The kbs error hierarchy: every expected failure is a KbsError with an operator-facing message.
 
-    KbsError                 base; exit status 1; `hint` says what to do, `retryable` whether trying again can help
-    +-- ConfigError          the configuration (file, field, flag) is wrong
-    +-- PKIError             a certificate, key or kubeconfig is missing, foreign or invalid
-    +-- RenderError          a manifest cannot be rendered or fails validation
-    +-- FileWriteError       a file or directory cannot be written
-    +-- RuntimeUnavailable   the container runtime (Docker) cannot be reached (retryable)
-    +-- PreflightError       one or more preflight checks failed
-    +-- WaitTimeout          something did not become healthy in time (retryable)
+    KbsError                     base; exit status 1; `hint` says what to do, `retryable` if trying again can help
+    +-- ConfigError              the configuration (file, field, flag) is wrong
+    +-- PKIError                 a certificate, key or kubeconfig is missing, foreign or invalid
+    +-- RenderError              a manifest cannot be rendered or fails validation
+    +-- FileWriteError           a file or directory cannot be written
+    +-- RuntimeUnavailableError  the container runtime (Docker) cannot be reached (retryable)
+    +-- PreflightError           one or more preflight checks failed
+    +-- WaitTimeoutError         something did not become healthy in time (retryable)
 
 Lower-layer exceptions (OSError, docker's, yaml's, cryptography's) are translated into these at the
 boundary that knows what the operator was doing; the CLI prints them without a traceback.
@@ -47,7 +47,7 @@ class FileWriteError(KbsError):
     """A file or directory cannot be written (permissions, a file where a directory should be, ...)."""
 
 
-class RuntimeUnavailable(KbsError):
+class RuntimeUnavailableError(KbsError):
     """The container runtime cannot be reached; trying again later may help."""
 
     retryable = True
@@ -57,7 +57,7 @@ class PreflightError(KbsError):
     """One or more preflight checks failed."""
 
 
-class WaitTimeout(KbsError):
+class WaitTimeoutError(KbsError):
     """Something did not become healthy in time."""
 
     retryable = True

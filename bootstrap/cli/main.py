@@ -68,7 +68,7 @@ class KbsClickError(click.ClickException):
 
     def __init__(self, error: KbsError) -> None:
         super().__init__(error.message)
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click declares it on the class
         self.hint = error.hint
 
     def show(self, file: Any = None) -> None:
