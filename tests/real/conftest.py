@@ -19,6 +19,7 @@ TESTBED = Path(__file__).resolve().parents[1] / "testbed" / "testbed.sh"
 
 @dataclass(frozen=True)
 class TestBed:
+    __test__ = False  # a fixture value, not a test class
     bin_dir: Path
     images: dict[str, str]  # short name ("kube-apiserver", "etcd", "pause", "agnhost") -> reference
 
