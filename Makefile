@@ -33,6 +33,18 @@ unit: venv
 test: venv testbed lint
 	$(BIN)/pytest tests -q $(PYTEST_ARGS)
 
+# A real single-node control plane on this machine with the embedded default configuration (/etc/kubernetes).
+KUBECTL = $$(tests/testbed/testbed.sh bin-dir)/kubectl --kubeconfig /etc/kubernetes/admin.conf
+demo: venv testbed
+	$(BIN)/kbs init
+	$(KUBECTL) get nodes -o wide
+	$(KUBECTL) get pods -n kube-system
+	@echo
+	@echo "Control plane up. Try: $(BIN)/kbs status   Tear it down: make demo-down  (= $(BIN)/kbs reset --force)"
+
+demo-down: venv
+	$(BIN)/kbs reset --force
+
 bench: venv testbed
 	$(BIN)/python bench/run.py
 

@@ -60,3 +60,27 @@ DEFAULT_DNS_DOMAIN: Final = "cluster.local"
 
 # --- static pods ----------------------------------------------------------------------------------------------
 CONTROL_PLANE_LABEL: Final = "node-role.kubernetes.io/control-plane"
+
+# --- reconciler (the bundled kubelet-like static-pod runner; the kubelet's own constants) --------------------
+RECONCILER_STATE_DIR: Final = KBS_STATE_DIR / "reconciler"  # status JSON per pod, emptyDir volumes
+RECONCILER_UNIT: Final = "kbs-reconciler.service"
+RECONCILER_UNIT_PATH: Final = Path("/etc/systemd/system") / RECONCILER_UNIT
+FILE_CHECK_FREQUENCY: Final = 20.0  # seconds, kubelet fileCheckFrequency
+HTTP_CHECK_FREQUENCY: Final = 20.0  # seconds, kubelet httpCheckFrequency
+MAX_MANIFEST_BYTES: Final = 10 * 1024 * 1024  # kubelet maxConfigLength
+HTTP_SOURCE_TIMEOUT: Final = 10.0  # seconds, the kubelet's http.Client timeout for --manifest-url
+CRASH_LOOP_BACKOFF_INITIAL: Final = 10.0  # seconds, initialCrashLoopBackOff
+CRASH_LOOP_BACKOFF_MAX: Final = 300.0  # seconds, MaxContainerBackOff
+CRASH_LOOP_BACKOFF_RESET: Final = 600.0  # seconds a container must run for its backoff to reset
+DEFAULT_TERMINATION_GRACE_SECONDS: Final = 30
+MIN_CONTAINER_GRACE_SECONDS: Final = 2  # minimumGracePeriodInSeconds
+POD_WORKER_ERROR_BACKOFF: Final = 10.0  # seconds (+ up to 50% jitter) before a failed sync is retried
+POD_RESYNC_PERIOD: Final = 60.0  # seconds (+ up to 50% jitter), the kubelet's syncFrequency
+RUNTIME_RELIST_PERIOD: Final = 10.0  # seconds between safety relists (Docker events wake pods at once)
+CONTAINER_GC_PERIOD: Final = 60.0  # seconds, ContainerGCPeriod
+HOUSEKEEPING_PERIOD: Final = 2.0  # seconds, the kubelet's housekeepingPeriod
+CONTAINER_LOG_MAX_SIZE: Final = "10m"  # containerLogMaxSize
+CONTAINER_LOG_MAX_FILES: Final = "5"  # containerLogMaxFiles
+STATIC_POD_OOM_SCORE_ADJ: Final = -997  # static pods are critical: the guaranteed QoS score
+SANDBOX_OOM_SCORE_ADJ: Final = -998
+RECONCILER_LABEL: Final = "io.kbs.reconciler"  # on every container: which reconciler instance owns it

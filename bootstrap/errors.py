@@ -8,6 +8,7 @@
     +-- RuntimeUnavailableError  the container runtime (Docker) cannot be reached (retryable)
     +-- PreflightError           one or more preflight checks failed
     +-- WaitTimeoutError         something did not become healthy in time (retryable)
+    +-- APIServerError           the API server refused a request or cannot be reached (retryable)
 
 Lower-layer exceptions (OSError, docker's, yaml's, cryptography's) are translated into these at the
 boundary that knows what the operator was doing; the CLI prints them without a traceback.
@@ -61,3 +62,13 @@ class WaitTimeoutError(KbsError):
     """Something did not become healthy in time."""
 
     retryable = True
+
+
+class APIServerError(KbsError):
+    """The API server refused a request or could not be reached (bootstrap/kube translates lightkube's errors)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status  # the HTTP status when the server answered (409: conflict, retry with a fresh read)

@@ -27,8 +27,6 @@ class PKIContext:
     etcd_server_cert_sans: tuple[str, ...] = ()
     etcd_peer_cert_sans: tuple[str, ...] = ()
     local_etcd: bool = True  # False with external etcd: no etcd/* certificates are made
-    encryption_algorithm: str = (
-        "RSA-2048"  # kubeadm's names: RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384
-    )
+    encryption_algorithm: str = "RSA-2048"  # kubeadm's names: RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384
     cert_validity: timedelta = field(default=timedelta(days=365))
     ca_validity: timedelta = field(default=timedelta(days=3650))

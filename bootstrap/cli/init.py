@@ -1,0 +1,193 @@
+"""`kbs init` and `kbs init phase <name>`: parse flags, build InitData, run the phase workflow, print.
+
+The phase commands are generated from bootstrap.phases.init.INIT (the phase list is data); `kbs init` runs them
+all in order. Everything the phases do lives in bootstrap/phases.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bootstrap.cli.options import with_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bootstrap.config.effective import KbsConfig
+    from bootstrap.phases.context import InitData
+
+
+class Printer:
+    """The CLI's Reporter: `[phase] text` lines and indented details on stdout."""
+
+    def line(self, phase: str, text: str) -> None:
+        click.echo(f"[{phase}] {text}")
+
+    def detail(self, text: str) -> None:
+        click.echo(f"  {text}" if text else "")
+
+
+def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--adopt", is_flag=True, help="Take over control-plane manifests in the staticPodPath that kbs did not write."
+    )(func)
+    func = click.option(
+        "--timeout",
+        type=click.IntRange(min=1),
+        metavar="SECONDS",
+        help="How long wait-control-plane waits (default: reconciler.waitTimeout, 240).",
+    )(func)
+    func = click.option(
+        "--ignore-preflight-errors",
+        multiple=True,
+        metavar="NAMES",
+        help="Preflight checks whose errors become warnings, comma-separated (e.g. Swap,NumCPU) or 'all'.",
+    )(func)
+    func = click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Change nothing: write into a temporary directory, print the manifests and the API objects.",
+    )(func)
+    return func
+
+
+def _options(dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: int | None, adopt: bool) -> Any:
+    from bootstrap.phases.context import InitOptions
+
+    names = frozenset(n.strip().lower() for item in ignore_preflight_errors for n in item.split(",") if n.strip())
+    return InitOptions(
+        dry_run=dry_run,
+        ignore_preflight_errors=names,
+        adopt=adopt,
+        wait_timeout=timedelta(seconds=timeout) if timeout else None,
+        interactive=sys.stdout.isatty(),
+    )
+
+
+def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | None = None) -> None:
+    from bootstrap.phases.init import INIT, prepare
+
+    printer = Printer()
+    skipped = INIT.check_skip(skip) | INIT.check_skip(cfg.init.skip_phases)
+    data = prepare(cfg, options, printer)
+    try:
+        result = INIT.run(data, printer, skip=skipped, only=only)
+        if data.dry_run:
+            _print_dry_run(data)
+            return
+    finally:
+        data.close()
+    what = f"phase {only}" if only else "kbs init"
+    if result.changed:
+        click.echo(f"{what}: done in {result.seconds:.2f}s")
+    else:
+        click.echo(f"{what}: nothing changed ({result.seconds:.2f}s): the node already matches the configuration")
+
+
+def _print_dry_run(data: InitData) -> None:
+    import yaml
+
+    from bootstrap.kube.memory import MemoryAPI
+
+    assert data.dry_run_dir is not None
+    manifests = sorted(data.cfg.manifests_dir.glob("*.yaml")) if data.cfg.manifests_dir.is_dir() else []
+    for path in manifests:
+        click.echo(f"[dryrun] manifest {path}:")
+        click.echo(path.read_text())
+    api = data._api
+    if isinstance(api, MemoryAPI) and api.actions:
+        click.echo("[dryrun] API objects kbs would write:")
+        for action in api.actions:
+            click.echo(f"  {action.summary()}")
+        click.echo("---")
+        click.echo(yaml.safe_dump_all([a.printable() for a in api.actions], sort_keys=False))
+    click.echo(f"[dryrun] nothing was changed; everything kbs would write is under {data.dry_run_dir}")
+
+
+def _phase_command(name: str, help_text: str) -> click.Command:
+    def callback(
+        *, cfg: KbsConfig, dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: int | None, adopt: bool
+    ) -> None:
+        _run(cfg, _options(dry_run, ignore_preflight_errors, timeout, adopt), only=name)
+
+    callback.__doc__ = f"""{help_text}
+
+    \b
+    Examples:
+      sudo kbs init phase {name}
+      kbs init phase {name} --dry-run
+    """
+    return click.command(name, help=callback.__doc__)(with_config(_run_options(callback)))
+
+
+class _OrderedGroup(click.Group):
+    """Lists subcommands in the order they were added: the phase order, not the alphabet."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(name="phase", cls=_OrderedGroup)
+def phase_group() -> None:
+    """Run one phase of `kbs init` on its own (each is safe to run again).
+
+    \b
+    Examples:
+      sudo kbs init phase certs
+      sudo kbs init phase wait-control-plane --timeout 60
+    """
+
+
+def _register_phases() -> None:
+    from bootstrap.phases.init import INIT
+
+    for phase in INIT.phases:
+        phase_group.add_command(_phase_command(phase.name, phase.help))
+
+
+def _phase_list() -> str:
+    from bootstrap.phases.init import INIT
+
+    return "\n".join(f"  {i + 1:2}. {p.name:20} {p.help}" for i, p in enumerate(INIT.phases))
+
+
+@click.group(name="init", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@with_config
+@_run_options
+@click.option("--skip-phases", multiple=True, metavar="NAMES", help="Phases to skip, comma-separated.")
+@click.pass_context
+def init(
+    ctx: click.Context,
+    *,
+    cfg: KbsConfig,
+    dry_run: bool,
+    ignore_preflight_errors: tuple[str, ...],
+    timeout: int | None,
+    adopt: bool,
+    skip_phases: tuple[str, ...],
+) -> None:
+    """Bring up a control plane on this node: PKI, kubeconfigs, manifests, reconciler, health, join command.
+
+    Safe to run again: a second run converges, and on a healthy node changes nothing.
+
+    \b
+    Examples:
+      sudo kbs init
+      sudo kbs init --dry-run
+      sudo kbs init --config kbs.yaml --skip-phases bootstrap-token,show-join-command
+      sudo kbs init --reconciler kubelet      # an installed kubelet runs the manifests
+      sudo kbs init phase certs               # one phase only (kbs init phase --help lists them)
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _run(cfg, _options(dry_run, ignore_preflight_errors, timeout, adopt), skip=skip_phases)
+
+
+_register_phases()
+init.add_command(phase_group)
+init.help = inspect.cleandoc(init.help or "") + "\n\n\b\nPhases:\n" + _phase_list()

@@ -1,0 +1,91 @@
+"""Defaults that depend on the machine or the version table, and checks that span documents.
+
+The static defaults are in the models. What is left: the advertise address (default-route interface), the node
+name (lower-cased hostname), the Kubernetes version (the version table's default, `1.37.2` normalised to
+`v1.37.2`, refused outside the supported minors), local etcd when no etcd is configured, the control-plane taint,
+and the staticPodPath under kubernetesDir.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from bootstrap import constants, versions
+from bootstrap.config import host
+from bootstrap.config.effective import KbsConfig
+from bootstrap.config.kbs import KbsConfiguration
+from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND
+from bootstrap.config.kubeadm import ClusterConfiguration, InitConfiguration, LocalEtcd, Taint
+from bootstrap.config.types import check_dns_subdomain
+from bootstrap.errors import ConfigError
+
+_BARE_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def complete(
+    *,
+    init: InitConfiguration,
+    cluster: ClusterConfiguration,
+    kbs: KbsConfiguration,
+    source: Path | None,
+    notes: list[str],
+    flags: Mapping[str, str],
+    where: Mapping[str, str],
+) -> KbsConfig:
+    notes = list(notes)
+
+    def origin(kind: str, path: str) -> str:
+        return flags.get(path) or f"{where.get(kind, kind)}: {path}"
+
+    # version
+    wanted = cluster.kubernetes_version or versions.default().version
+    if _BARE_VERSION.match(wanted):
+        wanted = "v" + wanted
+    try:
+        row = versions.lookup(wanted)
+    except ConfigError as exc:
+        names = ", ".join(v.version for v in versions.supported())
+        detail = exc.message if "supported" not in exc.message else f"Kubernetes {wanted} is not supported"
+        raise ConfigError(
+            f"{origin(CLUSTER_KIND, 'kubernetesVersion')}: {detail}; supported: {names}",
+            hint="set kubernetesVersion or --kubernetes-version to a supported version",
+        ) from None
+    cluster.kubernetes_version = row.version
+
+    # advertise address: unset or unspecified (0.0.0.0, ::) means "this node's default-route address"
+    endpoint = init.local_api_endpoint
+    if not endpoint.advertise_address or ipaddress.ip_address(endpoint.advertise_address).is_unspecified:
+        address, note = host.default_route_address()
+        endpoint.advertise_address = address
+        if note:
+            notes.append(note)
+
+    # node name
+    registration = init.node_registration
+    if not registration.name:
+        name = host.hostname()
+        try:
+            check_dns_subdomain(name)
+        except ValueError as exc:
+            raise ConfigError(
+                f"the hostname is not usable as a node name: {exc}",
+                hint="set nodeRegistration.name or --node-name",
+            ) from None
+        registration.name = name
+    else:
+        try:
+            check_dns_subdomain(registration.name)
+        except ValueError as exc:
+            raise ConfigError(f"{origin(INIT_KIND, 'nodeRegistration.name')}: {exc}") from None
+    if registration.taints is None:
+        registration.taints = [Taint(key=constants.CONTROL_PLANE_LABEL, effect="NoSchedule")]
+
+    if cluster.etcd.local is None and cluster.etcd.external is None:
+        cluster.etcd.local = LocalEtcd()
+    if kbs.static_pod_path is None:
+        kbs.static_pod_path = kbs.kubernetes_dir / "manifests"
+
+    return KbsConfig(init=init, cluster=cluster, kbs=kbs, version=row, source=source, notes=tuple(notes))

@@ -1,0 +1,44 @@
+"""kbs's own document, `kbs.dev/v1alpha1` KbsConfiguration: node paths and the reconciler's settings.
+
+It lives in the same multi-document file as kubeadm's documents; kubeadm ignores it (unknown group), kbs ignores
+the kubeadm kinds it does not use. Every field has a default, so the document is optional.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from bootstrap import constants
+from bootstrap.config.kinds import KBS_API_VERSION, KBS_KIND
+from bootstrap.config.types import Document, Duration, Port
+
+ReconcilerMode = Literal["bundled", "kubelet", "none"]
+
+
+class Reconciler(Document):
+    """Who runs the static pods: kbs's bundled reconciler on Docker, an existing kubelet, or nobody (files only)."""
+
+    mode: ReconcilerMode = "bundled"
+    docker_host: str | None = None  # None: $DOCKER_HOST, else the engine's default socket
+    file_check_frequency: Duration = timedelta(seconds=20)  # the kubelet's default relist period
+    http_check_frequency: Duration = timedelta(seconds=20)
+    static_pod_url: str | None = Field(default=None, alias="staticPodURL")
+    healthz_bind_address: str = "127.0.0.1"
+    healthz_port: Port = constants.KUBELET_HEALTHZ_PORT
+    port: Port = constants.KUBELET_PORT  # the read API (pods, logs) like the kubelet's 10250
+    state_dir: Path = constants.KBS_STATE_DIR
+    run_dir: Path = constants.KBS_RUN_DIR
+    log_dir: Path = constants.KBS_LOG_DIR
+    wait_timeout: Duration = timedelta(minutes=4)  # how long `kbs init` waits for the control plane to be healthy
+
+
+class KbsConfiguration(Document):
+    api_version: Literal["kbs.dev/v1alpha1"] = KBS_API_VERSION
+    kind: Literal["KbsConfiguration"] = KBS_KIND
+    kubernetes_dir: Path = constants.KUBERNETES_DIR
+    static_pod_path: Path | None = None  # default: <kubernetesDir>/manifests
+    reconciler: Reconciler = Field(default_factory=Reconciler)

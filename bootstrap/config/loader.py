@@ -1,0 +1,152 @@
+"""load_config: file + flags -> validated, fully defaulted KbsConfig.
+
+Steps, each with its own error wording: read the file; split the YAML stream into documents and sort them by
+apiVersion/kind (unknown kinds are ignored with a note, unsupported kubeadm versions are errors); merge the flags
+into the raw documents (so a flag is validated exactly like the same value in the file); validate with the pydantic
+models; fill the machine- and version-dependent defaults (bootstrap.config.defaults).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bootstrap.config.effective import KbsConfig
+from bootstrap.config.errors import translate
+from bootstrap.config.kbs import KbsConfiguration
+from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND, KBS_API_VERSION, KBS_KIND, KUBEADM_API_VERSION
+from bootstrap.config.kubeadm import ClusterConfiguration, InitConfiguration
+from bootstrap.config.overrides import OVERRIDE_TARGETS, Overrides
+from bootstrap.config.yamlio import load_documents
+from bootstrap.errors import ConfigError
+
+MODELS: dict[str, type[BaseModel]] = {
+    INIT_KIND: InitConfiguration,
+    CLUSTER_KIND: ClusterConfiguration,
+    KBS_KIND: KbsConfiguration,
+}
+API_VERSIONS = {INIT_KIND: KUBEADM_API_VERSION, CLUSTER_KIND: KUBEADM_API_VERSION, KBS_KIND: KBS_API_VERSION}
+KUBEADM_GROUP = KUBEADM_API_VERSION.split("/")[0]
+KBS_GROUP = KBS_API_VERSION.split("/")[0]
+
+
+@dataclass
+class RawConfig:
+    """The documents of one file, before validation, by kind."""
+
+    docs: dict[str, dict[str, Any]]
+    where: dict[str, str]  # kind -> "cfg.yaml (ClusterConfiguration, document 2)"
+    notes: list[str]
+
+
+def read_file(path: Path) -> RawConfig:
+    """Read and sort the documents of a config file (no validation of their fields yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(
+            f"cannot read config file {path}: {reason}", hint="pass an existing file to --config"
+        ) from exc
+    return split_documents(text, str(path))
+
+
+def split_documents(text: str, name: str) -> RawConfig:
+    raw = RawConfig(docs={}, where={}, notes=[])
+    documents = load_documents(text, name)
+    for index, doc in enumerate(documents, start=1):
+        if doc is None:
+            continue
+        label = f"{name} (document {index})"
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{label}: expected a mapping with apiVersion and kind, got {type(doc).__name__}")
+        api_version, kind = doc.get("apiVersion"), doc.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
+            raise ConfigError(
+                f"{label}: not a Kubernetes-style document (apiVersion and kind are required)",
+                hint=f"kbs reads {KUBEADM_API_VERSION} InitConfiguration/ClusterConfiguration and {KBS_API_VERSION} "
+                f"{KBS_KIND} documents",
+            )
+        group = api_version.split("/")[0]
+        if kind in MODELS and group in (KUBEADM_GROUP, KBS_GROUP):
+            if api_version != API_VERSIONS[kind]:
+                raise ConfigError(
+                    f"{label}: {kind} {api_version} is not supported; kbs reads {API_VERSIONS[kind]}",
+                    hint="convert an older kubeadm file with `kubeadm config migrate --old-config FILE`"
+                    if group == KUBEADM_GROUP
+                    else None,
+                )
+            if kind in raw.docs:
+                raise ConfigError(f"{label}: a second {kind} document; the file may hold only one")
+            raw.docs[kind] = doc
+            raw.where[kind] = f"{name} ({kind})"
+        else:
+            raw.notes.append(f"{label}: ignoring {kind} ({api_version}); kbs does not use it")
+    if not raw.docs:
+        raise ConfigError(
+            f"{name}: no {INIT_KIND}, {CLUSTER_KIND} or {KBS_KIND} document found",
+            hint=f"a kubeadm config starts with `apiVersion: {KUBEADM_API_VERSION}` and `kind: {CLUSTER_KIND}`; "
+            "see `kbs config print-defaults`",
+        )
+    return raw
+
+
+def apply_overrides(raw: RawConfig, overrides: Overrides) -> dict[str, dict[str, str]]:
+    """Write the given flags into the raw documents; returns kind -> {field path: flag} for error messages."""
+    flags: dict[str, dict[str, str]] = {}
+    for name, value in overrides.given().items():
+        target = OVERRIDE_TARGETS[name]
+        doc = raw.docs.setdefault(target.kind, {})
+        raw.where.setdefault(target.kind, target.kind)
+        node = doc
+        for key in target.path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        leaf = target.path[-1]
+        if target.append:
+            existing = node.get(leaf)
+            items = list(existing) if isinstance(existing, list) else []
+            node[leaf] = items + [v for v in value if v not in items]  # type: ignore[attr-defined]
+            for i in range(len(node[leaf])):
+                flags.setdefault(target.kind, {})[".".join(target.path) + f"[{i}]"] = target.flag
+        else:
+            node[leaf] = value
+        flags.setdefault(target.kind, {})[".".join(target.path)] = target.flag
+    return flags
+
+
+def validate(raw: RawConfig, flags: dict[str, dict[str, str]]) -> dict[str, BaseModel]:
+    models: dict[str, BaseModel] = {}
+    for kind, model in MODELS.items():
+        data = raw.docs.get(kind, {})
+        try:
+            models[kind] = model.model_validate(data)
+        except ValidationError as exc:
+            raise translate(exc, where=raw.where.get(kind, kind), model=model, flags=flags.get(kind)) from None
+    return models
+
+
+def load_config(path: Path | None = None, overrides: Overrides | None = None) -> KbsConfig:
+    """Read `path` (optional), apply `overrides` (flags win), validate and fill every default -> KbsConfig."""
+    from bootstrap.config.defaults import complete
+
+    raw = read_file(path) if path is not None else RawConfig(docs={}, where={}, notes=[])
+    raw.docs = copy.deepcopy(raw.docs)
+    flags = apply_overrides(raw, overrides or Overrides())
+    models = validate(raw, flags)
+    return complete(
+        init=models[INIT_KIND],  # type: ignore[arg-type]
+        cluster=models[CLUSTER_KIND],  # type: ignore[arg-type]
+        kbs=models[KBS_KIND],  # type: ignore[arg-type]
+        source=path,
+        notes=raw.notes,
+        flags={path: flag for by_kind in flags.values() for path, flag in by_kind.items()},
+        where=raw.where,
+    )

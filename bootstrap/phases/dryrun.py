@@ -1,0 +1,48 @@
+"""--dry-run by redirection: the same configuration with every directory moved under one temporary directory.
+
+`/etc/kubernetes/pki` becomes `<tmp>/etc/kubernetes/pki`, `/var/lib/etcd` becomes `<tmp>/var/lib/etcd`, and so on,
+so the phases run unchanged and write only there (kubeadm's KUBEADM_INIT_DRYRUN_DIR idea). The API client is
+swapped for the in-memory one by InitData. The original configuration stays available as `real_cfg` for what is
+printed (paths in the join command, the ClusterConfiguration uploaded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bootstrap.config.effective import KbsConfig
+
+
+def under(root: Path, path: Path) -> Path:
+    return root / path.relative_to("/") if path.is_absolute() else root / path
+
+
+def make_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="kbs-init-dryrun-"))
+
+
+def redirect(cfg: KbsConfig, root: Path) -> KbsConfig:
+    """A copy of `cfg` whose every node path lies under `root`."""
+    cluster = cfg.cluster.model_copy(update={"certificates_dir": str(under(root, cfg.cert_dir))})
+    if cfg.cluster.etcd.local is not None:
+        local = cfg.cluster.etcd.local.model_copy(update={"data_dir": str(under(root, cfg.etcd_data_dir))})
+        cluster = cluster.model_copy(update={"etcd": cfg.cluster.etcd.model_copy(update={"local": local})})
+    reconciler = cfg.kbs.reconciler.model_copy(
+        update={
+            "state_dir": under(root, cfg.kbs.reconciler.state_dir),
+            "run_dir": under(root, cfg.kbs.reconciler.run_dir),
+            "log_dir": under(root, cfg.kbs.reconciler.log_dir),
+        }
+    )
+    kbs = cfg.kbs.model_copy(
+        update={
+            "kubernetes_dir": under(root, cfg.kubernetes_dir),
+            "static_pod_path": under(root, cfg.manifests_dir),
+            "reconciler": reconciler,
+        }
+    )
+    return dataclasses.replace(cfg, cluster=cluster, kbs=kbs)

@@ -1,0 +1,69 @@
+"""`kbs init`'s phases, in order, as data — and `prepare`, which builds the InitData they share.
+
+Each entry names a module whose `run(data) -> Outcome` does one step; the CLI generates `kbs init phase <name>`
+from this tuple and checks `--skip-phases` against it. Every phase converges: run it again and it reports
+"unchanged" instead of failing or redoing work.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bootstrap.phases.context import InitData, InitOptions
+from bootstrap.phases.workflow import Outcome, Phase, Reporter, Workflow
+
+if TYPE_CHECKING:
+    from bootstrap.config.effective import KbsConfig
+
+
+def _lazy(module: str) -> Phase[InitData]:
+    """A phase whose module is imported only when it runs (keeps `kbs init --help` fast)."""
+
+    def run(data: InitData) -> Outcome:
+        mod = importlib.import_module(f"bootstrap.phases.{module}")
+        outcome: Outcome = mod.run(data)
+        return outcome
+
+    return Phase(module.replace("_", "-"), _HELP[module], run)
+
+
+_HELP = {
+    "preflight": "Check the machine: root, CPUs, memory, swap, ports, Docker, images, clock.",
+    "certs": "Create the CA and every certificate and key the control plane needs (existing ones are kept).",
+    "kubeconfig": "Write admin, super-admin, controller-manager, scheduler and kubelet kubeconfig files.",
+    "etcd": "Write the local etcd static pod manifest into the staticPodPath.",
+    "control_plane": "Write the kube-apiserver, kube-controller-manager and kube-scheduler manifests.",
+    "reconciler": "Start what runs the static pods: the bundled reconciler, or hand over to the kubelet.",
+    "wait_control_plane": "Wait until etcd, kube-apiserver, controller-manager and scheduler are healthy.",
+    "upload_config": "Store the ClusterConfiguration and kubelet configuration in the cluster.",
+    "mark_control_plane": "Label and taint this node as a control-plane node.",
+    "bootstrap_token": "Create a bootstrap token, its RBAC rules and the signed cluster-info ConfigMap.",
+    "show_join_command": "Print the `kubeadm join` command for workers and how to use admin.conf.",
+}
+
+INIT = Workflow[InitData]("kbs init", [_lazy(name) for name in _HELP])
+
+
+def prepare(cfg: KbsConfig, options: InitOptions, reporter: Reporter) -> InitData:
+    """Resolve what depends on the machine (the kubelet's staticPodPath), then redirect for --dry-run."""
+    if cfg.kbs.reconciler.mode == "kubelet":
+        from bootstrap.phases import kubelet
+
+        found = kubelet.detect(cfg.kbs.static_pod_path)
+        reporter.line("kubelet", f"staticPodPath {found.path} (from {found.source})")
+        cfg = _with_static_pod_path(cfg, found.path)
+    if not options.dry_run:
+        return InitData(cfg=cfg, out=reporter, options=options)
+    from bootstrap.phases import dryrun
+
+    root = dryrun.make_dir()
+    reporter.line("dryrun", f"writing everything under {root} instead of the real directories")
+    return InitData(cfg=dryrun.redirect(cfg, root), out=reporter, options=options, real_cfg=cfg, dry_run_dir=root)
+
+
+def _with_static_pod_path(cfg: KbsConfig, path: Path) -> KbsConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, kbs=cfg.kbs.model_copy(update={"static_pod_path": path}))

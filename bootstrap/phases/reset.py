@@ -1,0 +1,114 @@
+"""`kbs reset`: undo `kbs init` on this node, removing exactly what kbs created and nothing else.
+
+Order matters: stop the reconciler first (or it restarts what we remove), then the static pods' containers,
+then the files. What counts as "kbs created it" is the ledger (bootstrap.phases.ledger): the manifests, PKI,
+kubeconfigs, reconciler config, pidfile and log, and the directories kbs had to make. Directories that hold
+only kbs's data (etcd's data dir, the reconciler's state, run and log dirs) go with their contents when kbs
+created them; any other directory kbs made is removed only once empty, so a file the operator put there keeps
+it. Manifests kbs did not write (the operator's own static pods) are never touched, though their containers —
+which kbs's reconciler started — are removed with the rest when the bundled reconciler ran them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bootstrap import constants
+from bootstrap.phases import ledger as ledgers
+from bootstrap.phases import supervise
+
+if TYPE_CHECKING:
+    from bootstrap.config.effective import KbsConfig
+
+
+@dataclass
+class ResetReport:
+    stopped: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    directories: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # kbs-made directories left because someone else's files are inside
+    notes: list[str] = field(default_factory=list)
+
+
+def _wholly_ours(cfg: KbsConfig) -> set[Path]:
+    rec = cfg.kbs.reconciler
+    dirs = {rec.state_dir, rec.run_dir, rec.log_dir}
+    if cfg.local_etcd:
+        dirs.add(cfg.etcd_data_dir)
+    return dirs
+
+
+def _pod_names(cfg: KbsConfig) -> set[tuple[str, str]]:
+    """(namespace, pod) of every pod the bundled reconciler ran, plus the control-plane pods by name."""
+    names = {(constants.KUBE_SYSTEM, f"{c}-{cfg.node_name}") for c in constants.ALL_COMPONENTS}
+    with contextlib.suppress(ImportError, OSError, ValueError):
+        from bootstrap.reconciler.status import read_statuses
+
+        names |= {(pod.namespace, pod.name) for pod in read_statuses(cfg.kbs.reconciler.state_dir)}
+    return names
+
+
+def remove_containers(cfg: KbsConfig, report: ResetReport) -> None:
+    from bootstrap.phases import containers
+
+    wanted = _pod_names(cfg)
+    instance = cfg.node_name.lower()  # the reconciler labels its containers with its instance, the node name
+    found = [
+        c for c in containers.list_pod_containers(cfg) if c.reconciler == instance or (c.namespace, c.pod) in wanted
+    ]
+    for item in containers.remove(cfg, found):
+        report.containers.append(f"{item.name} ({item.id})")
+
+
+def remove_files(cfg: KbsConfig, ledger: ledgers.Ledger, report: ResetReport) -> None:
+    whole = _wholly_ours(cfg)
+    # deepest first, so a directory is looked at after everything kbs put inside it
+    for path in sorted(ledger.created(), key=lambda p: len(p.parts), reverse=True):
+        if path == ledger.path:
+            continue
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            report.files.append(str(path))
+        elif path.is_dir():
+            if path in whole:
+                shutil.rmtree(path)
+                report.directories.append(f"{path}/ (with its contents)")
+            elif not any(path.iterdir()):
+                path.rmdir()
+                report.directories.append(f"{path}/")
+            else:
+                report.kept.append(
+                    f"{path}/ (holds files kbs did not create: {', '.join(sorted(p.name for p in path.iterdir())[:5])})"
+                )
+
+
+def reset(cfg: KbsConfig) -> ResetReport:
+    report = ResetReport()
+    ledger = ledgers.Ledger.load(cfg.kbs.reconciler.state_dir)
+    mode = cfg.kbs.reconciler.mode
+    stopped = supervise.stop(cfg)
+    if stopped:
+        report.stopped.append(stopped)
+    if mode == "bundled":
+        remove_containers(cfg, report)
+    else:
+        report.notes.append(f"--reconciler {mode}: removing the manifests makes the {mode} runtime stop their pods")
+    if not ledger.entries:
+        report.notes.append(f"no ledger at {ledger.path}: kbs created no files here (or they were already removed)")
+    remove_files(cfg, ledger, report)
+    if ledger.path.exists() and ledger.path.parent.exists():
+        ledger.remove_file()
+        report.files.append(str(ledger.path))
+        with contextlib.suppress(OSError):
+            if ledger.owns(ledger.path.parent) and not any(ledger.path.parent.iterdir()):
+                ledger.path.parent.rmdir()
+                report.directories.append(f"{ledger.path.parent}/")
+    if str(constants.RECONCILER_UNIT_PATH) in report.files and supervise.systemd_runs_machine():
+        supervise.daemon_reload()
+    report.notes.append("not touched: $HOME/.kube/config, CNI configuration, iptables rules, images")
+    return report

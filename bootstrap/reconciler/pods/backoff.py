@@ -1,0 +1,79 @@
+"""Crash-loop backoff with the kubelet's constants (client-go flowcontrol.Backoff as the kubelet configures it).
+
+Per key (pod, container, container hash): the first restart is immediate and records a 10 s backoff; each
+later restart waits until `finishedAt + backoff` and doubles it, up to 300 s. A container that ran more than
+600 s after its last restart (finishedAt - last restart > 600 s) starts over: immediate restart, 10 s. The
+state is in memory only, like the kubelet's: a restarted reconciler begins from scratch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bootstrap import constants
+
+
+@dataclass
+class _Entry:
+    backoff: float
+    last_update: float
+
+
+class Backoff:
+    def __init__(
+        self,
+        initial: float = constants.CRASH_LOOP_BACKOFF_INITIAL,
+        maximum: float = constants.CRASH_LOOP_BACKOFF_MAX,
+        reset_after: float = constants.CRASH_LOOP_BACKOFF_RESET,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.initial = min(initial, maximum)
+        self.maximum = maximum
+        self.reset_after = reset_after
+        self.clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def _expired(self, entry: _Entry, event_time: float) -> bool:
+        return event_time - entry.last_update > self.reset_after
+
+    def remaining(self, key: str, event_time: float) -> float:
+        """Seconds left in backoff for a container that finished at `event_time` (0 when it may start)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or self._expired(entry, event_time):
+                return 0.0
+            left = entry.backoff - (self.clock() - event_time)
+            return max(0.0, left)
+
+    def current(self, key: str) -> float:
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry.backoff if entry else 0.0
+
+    def next(self, key: str, event_time: float) -> None:
+        """Record a restart of a container that finished at `event_time`."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or self._expired(entry, event_time):
+                entry = _Entry(self.initial, 0.0)
+            else:
+                entry.backoff = min(entry.backoff * 2, self.maximum)
+            entry.last_update = self.clock()
+            self._entries[key] = entry
+
+    def forget(self, prefix: str) -> None:
+        """Drop every key starting with `prefix` (a pod that is gone)."""
+        with self._lock:
+            for key in [k for k in self._entries if k.startswith(prefix)]:
+                del self._entries[key]
+
+
+def format_duration(seconds: float) -> str:
+    """Go's time.Duration format for whole seconds: 10s, 1m20s, 5m0s."""
+    total = round(seconds)
+    minutes, secs = divmod(total, 60)
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"

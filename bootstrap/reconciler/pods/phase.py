@@ -1,0 +1,222 @@
+"""The v1 status of a pod from what the runtime reports: container states, phase, conditions (kubelet getPhase).
+
+Container state: running; terminated (reason OOMKilled, Completed, Error, or ContainerCannotRun when it never
+started) with its exit code and termination message; or waiting with the reason the pod worker recorded
+(ContainerCreating, CrashLoopBackOff, ErrImagePull, ImagePullBackOff, CreateContainerConfigError, ...), the last
+termination then being `lastState`. Phase: Pending while any container waits without having run, Running while
+one runs, and once all have stopped Running/Succeeded/Failed by restartPolicy. Conditions: PodScheduled,
+PodReadyToStartContainers, Initialized, ContainersReady and Ready, keeping their lastTransitionTime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from bootstrap.reconciler import model
+from bootstrap.reconciler.defaulting import CONFIG_HASH
+from bootstrap.reconciler.pods.probes import PodProbes
+from bootstrap.reconciler.runtime import ContainerRecord
+from bootstrap.reconciler.status import ContainerState, ContainerStatus, PodCondition, PodStatus
+
+MAX_MESSAGE = 4096
+
+
+@dataclass(frozen=True)
+class Waiting:
+    reason: str
+    message: str = ""
+
+
+def history(records: list[ContainerRecord], name: str) -> list[ContainerRecord]:
+    """App-container records of `name`, oldest first (by restart count, then creation)."""
+    mine = [r for r in records if not r.is_sandbox and r.container_name == name]
+    return sorted(mine, key=lambda r: (r.attempt, r.created_at or datetime.min.replace(tzinfo=UTC)))
+
+
+def terminated_state(record: ContainerRecord, message_file: Path | None = None) -> ContainerState:
+    never_ran = record.state == "created" or record.started_at is None
+    if record.oom_killed:
+        reason = "OOMKilled"
+    elif never_ran and (record.exit_code or record.error):
+        reason = "ContainerCannotRun"
+    elif record.exit_code == 0:
+        reason = "Completed"
+    else:
+        reason = "Error"
+    message = record.error or None
+    if message_file is not None and not message:
+        try:
+            message = message_file.read_bytes()[:MAX_MESSAGE].decode(errors="replace") or None
+        except OSError:
+            message = None
+    return ContainerState(
+        "terminated",
+        reason=reason,
+        message=message,
+        exit_code=record.exit_code if record.exit_code is not None else 0,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        container_id=f"docker://{record.id}",
+    )
+
+
+def container_status(
+    container: model.Container,
+    records: list[ContainerRecord],
+    probes: PodProbes,
+    waiting: Waiting | None,
+    message_file: Callable[[int], Path] | None = None,
+) -> ContainerStatus:
+    past = history(records, container.name)
+    latest = past[-1] if past else None
+    previous = past[-2] if len(past) > 1 else None
+    last_state = None
+    if latest is None:
+        state = ContainerState("waiting", reason=(waiting.reason if waiting else "ContainerCreating"), message=(waiting.message or None) if waiting else None)
+        return ContainerStatus(name=container.name, state=state, image=container.image, started=False)
+    file_of = message_file or (lambda _n: None)  # type: ignore[return-value]
+    if latest.running:
+        state = ContainerState("running", started_at=latest.started_at)
+        if previous is not None and not previous.running:
+            last_state = terminated_state(previous, file_of(previous.attempt))
+        ready = probes.ready(latest.id, container)
+        started: bool | None = probes.started(latest.id, container)
+    else:
+        finished = terminated_state(latest, file_of(latest.attempt))
+        if waiting is not None:
+            state = ContainerState("waiting", reason=waiting.reason, message=waiting.message or None)
+            last_state = finished
+        else:
+            state = finished
+            if previous is not None and not previous.running:
+                last_state = terminated_state(previous, file_of(previous.attempt))
+        ready, started = False, False
+    return ContainerStatus(
+        name=container.name,
+        state=state,
+        last_state=last_state,
+        ready=ready,
+        started=started,
+        restart_count=latest.attempt,
+        image=container.image,
+        image_id=f"docker://{latest.image_id}" if latest.image_id and "://" not in latest.image_id else latest.image_id,
+        container_id=f"docker://{latest.id}",
+    )
+
+
+def pod_phase(
+    spec: model.PodSpec, statuses: tuple[ContainerStatus, ...], init_statuses: tuple[ContainerStatus, ...]
+) -> Literal["Pending", "Running", "Succeeded", "Failed"]:
+    for status in init_statuses:
+        if status.state.kind == "terminated" and status.state.exit_code == 0:
+            continue
+        failed = status.state.kind == "terminated" or (status.last_state is not None and status.state.kind == "waiting")
+        if failed and spec.restart_policy == "Never":
+            return "Failed"
+        return "Pending"
+    running = waiting = stopped = succeeded = 0
+    for status in statuses:
+        if status.state.kind == "running":
+            running += 1
+        elif status.state.kind == "terminated":
+            stopped += 1
+            succeeded += status.state.exit_code == 0
+        elif status.last_state is not None and status.last_state.kind == "terminated":
+            stopped += 1
+        else:
+            waiting += 1
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    if stopped:
+        if spec.restart_policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        return "Running" if spec.restart_policy == "OnFailure" else "Failed"
+    return "Pending"
+
+
+def _condition(
+    kind: str, ok: bool, previous: Mapping[str, PodCondition], now: datetime, reason: str = "", message: str = ""
+) -> PodCondition:
+    status: Literal["True", "False"] = "True" if ok else "False"
+    before = previous.get(kind)
+    since = before.last_transition_time if before is not None and before.status == status else now
+    return PodCondition(kind, status, None if ok else (reason or None), None if ok else (message or None), since)
+
+
+def build_status(
+    pod: model.StaticPod,
+    records: list[ContainerRecord],
+    probes: PodProbes,
+    waiting: Mapping[str, Waiting],
+    *,
+    sandbox: ContainerRecord | None,
+    node_ip: str,
+    start_time: datetime | None,
+    previous: PodStatus | None,
+    terminating: bool,
+    qos_class: str,
+    message_file: Callable[[str, int], Path] | None = None,
+) -> PodStatus:
+    def file_for(name: str) -> Callable[[int], Path] | None:
+        return (lambda n: message_file(name, n)) if message_file else None
+
+    init = tuple(
+        container_status(c, records, probes, waiting.get(c.name), file_for(c.name)) for c in pod.spec.init_containers
+    )
+    regular = tuple(
+        container_status(c, records, probes, waiting.get(c.name), file_for(c.name)) for c in pod.spec.containers
+    )
+    phase = pod_phase(pod.spec, regular, init)
+    now = datetime.now(UTC).replace(microsecond=0)
+    before = {c.type: c for c in previous.conditions} if previous else {}
+    incomplete = [s.name for s in init if not (s.state.kind == "terminated" and s.state.exit_code == 0)]
+    unready = [s.name for s in regular if not s.ready]
+    done = phase in ("Succeeded", "Failed")
+    ready_reason = "PodCompleted" if done else "ContainersNotReady"
+    ready_message = "" if done else f"containers with unready status: [{' '.join(unready)}]"
+    sandbox_ok = sandbox is not None and sandbox.running
+    conditions = (
+        _condition("PodReadyToStartContainers", sandbox_ok, before, now),
+        _condition(
+            "Initialized",
+            not incomplete,
+            before,
+            now,
+            "ContainersNotInitialized",
+            f"containers with incomplete status: [{' '.join(incomplete)}]",
+        ),
+        _condition("Ready", not unready and not done, before, now, ready_reason, ready_message),
+        _condition("ContainersReady", not unready and not done, before, now, ready_reason, ready_message),
+        _condition("PodScheduled", True, before, now),
+    )
+    if pod.spec.host_network:
+        pod_ip: str | None = node_ip
+    else:
+        pod_ip = sandbox.ip if sandbox is not None and sandbox.running else None
+    return PodStatus(
+        name=pod.name,
+        namespace=pod.namespace,
+        uid=pod.uid,
+        hash=pod.annotations.get(CONFIG_HASH, pod.uid),
+        source=pod.source,
+        origin=pod.origin,
+        phase=phase,
+        conditions=conditions,
+        container_statuses=regular,
+        init_container_statuses=init,
+        pod_ip=pod_ip,
+        host_ip=node_ip,
+        start_time=start_time,
+        observed_at=now,
+        terminating=terminating,
+        qos_class=qos_class,
+        manifest=pod.manifest,
+    )

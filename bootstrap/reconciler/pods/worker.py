@@ -1,0 +1,453 @@
+"""PodWorker: one thread per pod UID that makes the runtime match the pod (the kubelet's pod worker + SyncPod).
+
+Each sync reads the pod's containers from the runtime and acts, like computePodActions:
+- no running sandbox -> kill what is left, create sandbox attempt+1 (not under restartPolicy Never once the
+  containers ran), then run the init containers in order;
+- a running container whose liveness/startup probe failed, or whose hash (name+image) changed, is killed;
+- a container that is not running and should be restarted (restartPolicy) starts after the crash-loop backoff
+  (first restart immediate), with restartCount+1 in its name and labels;
+- nothing running and nothing to start -> the sandbox is stopped; dead containers beyond the newest per name
+  are removed.
+The worker sleeps until woken (Docker event, probe change, manifest change) or a timer (backoff expiry, resync).
+Termination (pod removed or replaced): preStop + stop with the grace period, then the containers are removed but
+the newest dead one per name (for `kbs logs --previous`), the pod's files and status go, and the manager is told,
+so a pod with the same full name waiting on this one may start.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from bootstrap import constants
+from bootstrap.errors import KbsError, RuntimeUnavailableError
+from bootstrap.reconciler import model
+from bootstrap.reconciler.errors import RuntimeOperationError
+from bootstrap.reconciler.events import PodRef, Recorder
+from bootstrap.reconciler.logfmt import LOGGER, log
+from bootstrap.reconciler.pods import kill, translate
+from bootstrap.reconciler.pods.backoff import Backoff, format_duration
+from bootstrap.reconciler.pods.images import ensure_image
+from bootstrap.reconciler.pods.phase import Waiting, build_status, history
+from bootstrap.reconciler.pods.probes import PodProbes
+from bootstrap.reconciler.runtime import ContainerRecord, Runtime, naming
+from bootstrap.reconciler.settings import Settings
+from bootstrap.reconciler.status import PodStatus
+
+_log = logging.getLogger(LOGGER)
+
+
+class Host(Protocol):
+    """What a worker needs from the reconciler that owns it."""
+
+    runtime: Runtime
+    recorder: Recorder
+    settings: Settings
+    crash_backoff: Backoff
+    image_backoff: Backoff
+    node_ip: str
+    started_at: datetime
+
+    def may_start(self, worker: PodWorker) -> bool: ...
+
+    def worker_done(self, worker: PodWorker) -> None: ...
+
+    def publish_status(self, status: PodStatus) -> None: ...
+
+    def previous_status(self, uid: str) -> PodStatus | None: ...
+
+
+@dataclass
+class _Plan:
+    """What one sync decided besides the actions it took: when to come back."""
+
+    wake_in: float | None = None
+
+    def soon(self, seconds: float) -> None:
+        self.wake_in = seconds if self.wake_in is None else min(self.wake_in, seconds)
+
+
+class PodWorker:
+    def __init__(self, host: Host, pod: model.StaticPod) -> None:
+        self.host = host
+        self.pod = pod
+        self.uid = pod.uid
+        self.full_name = pod.full_name
+        self.ref = PodRef(pod.name, pod.namespace, pod.uid)
+        self.probes = PodProbes(host.runtime, host.recorder, self.ref, self.wake)
+        self.waiting: dict[str, Waiting] = {}
+        self.synced = threading.Event()  # set after the first complete sync (or when the pod cannot start)
+        self.done = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._terminate = False
+        self._grace: int | None = None
+        self._started = False
+        self._blocked_logged = False
+        self._start_time: datetime | None = None
+        self._last_status: PodStatus | None = host.previous_status(pod.uid)
+        self._published: dict[str, object] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"pod-{pod.name}", daemon=True)
+
+    # --- control (any thread) ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._wake.set()
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def update(self, pod: model.StaticPod) -> None:
+        """Same UID, new content (a manifest with a fixed metadata.uid): containers whose hash changed restart."""
+        with self._lock:
+            self.pod = pod
+        self.wake()
+
+    def terminate(self, grace: int | None = None) -> None:
+        with self._lock:
+            self._terminate = True
+            self._grace = grace
+        self.wake()
+
+    @property
+    def terminating(self) -> bool:
+        return self._terminate
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def pod_dir(self) -> Path:
+        return self.host.settings.state_dir / "pods" / self.uid
+
+    # --- the loop -------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        resync = self.host.settings.resync_period
+        timeout: float | None = None
+        while True:
+            self._wake.wait(timeout)
+            self._wake.clear()
+            if self._terminate:
+                self._finish()
+                return
+            if not self._started:
+                if not self.host.may_start(self):
+                    if not self._blocked_logged:
+                        log(_log, logging.INFO, "Pod cannot start yet: an older pod with the same name is stopping", pod=self.pod.describe())
+                        self._blocked_logged = True
+                    self._publish([], None)
+                    self.synced.set()
+                    timeout = None
+                    continue
+                self._started = True
+                self._start_time = datetime.now(UTC).replace(microsecond=0)
+            try:
+                plan = self._sync()
+                timeout = min(plan.wake_in, resync) if plan.wake_in is not None else resync * random.uniform(1, 1.5)
+            except RuntimeUnavailableError as exc:
+                log(_log, logging.WARNING, "Docker is not reachable, will retry", pod=self.pod.describe(), error=exc.message)
+                timeout = constants.POD_WORKER_ERROR_BACKOFF * random.uniform(1, 1.5)
+            except Exception as exc:  # noqa: BLE001 - one pod's failure must not kill its worker
+                _log.exception("sync failed", extra={"kbs": {"pod": self.pod.describe(), "error": str(exc)}})
+                timeout = constants.POD_WORKER_ERROR_BACKOFF * random.uniform(1, 1.5)
+            self.synced.set()
+
+    def _ctx(self, sandbox: ContainerRecord | None) -> translate.PodContext:
+        ip = self.host.node_ip if self.pod.spec.host_network else (sandbox.ip if sandbox and sandbox.ip else "")
+        return translate.PodContext(self.pod, self.host.runtime.instance, self.pod_dir, self.host.node_ip, ip)
+
+    def _sync(self) -> _Plan:
+        runtime, pod, plan = self.host.runtime, self.pod, _Plan()
+        records = runtime.list(self.uid)
+        sandbox = self._sandbox(records)
+        if sandbox is None:
+            ran = any(not r.is_sandbox for r in records)
+            to_start = [c for c in pod.spec.containers if self._should_restart(self._latest(records, c.name))]
+            if ran and (pod.spec.restart_policy == "Never" or not to_start):
+                # The pod is done: make sure nothing runs, do not create a sandbox just to stop it again.
+                kill.kill_pod(runtime, self.host.recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod)
+                self._publish(runtime.list(self.uid), None)
+                return plan
+            sandbox = self._new_sandbox(records)
+            if sandbox is None:
+                self._publish(runtime.list(self.uid), None)
+                plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
+                return plan
+            records = runtime.list(self.uid)
+        ctx = self._ctx(sandbox)
+        if not self._init_containers(records, sandbox, ctx, plan):
+            self._after(runtime.list(self.uid), sandbox)
+            return plan
+        changed = False
+        for container in pod.spec.containers:
+            changed |= self._sync_container(container, records, sandbox, ctx, plan, init=False)
+        if changed:
+            records = runtime.list(self.uid)
+        running_apps = [r for r in records if r.running and not r.is_sandbox]
+        if not running_apps and plan.wake_in is None and not self.waiting:
+            runtime.stop(sandbox.id, constants.MIN_CONTAINER_GRACE_SECONDS)  # all done: the kubelet kills the pod
+            records = runtime.list(self.uid)
+        self._after(records, sandbox)
+        return plan
+
+    @staticmethod
+    def _latest(records: list[ContainerRecord], name: str) -> ContainerRecord | None:
+        past = history(records, name)
+        return past[-1] if past else None
+
+    def _after(self, records: list[ContainerRecord], sandbox: ContainerRecord) -> None:
+        for record in kill.garbage(records, keep_sandbox=sandbox.id):
+            try:
+                self.host.runtime.remove(record.id)
+            except RuntimeOperationError as exc:
+                log(_log, logging.WARNING, "Cannot remove dead container", pod=self.pod.describe(), container=record.name, error=exc.message)
+        current = self.host.runtime.inspect(sandbox.id) or sandbox
+        running = {r.id for r in records if r.running and not r.is_sandbox}
+        self.probes.prune(running)
+        self._publish(records, current)
+
+    # --- sandbox ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _sandbox(records: list[ContainerRecord]) -> ContainerRecord | None:
+        running = sorted((r for r in records if r.is_sandbox and r.running), key=lambda r: r.attempt)
+        return running[-1] if len(running) == 1 else None
+
+    def _new_sandbox(self, records: list[ContainerRecord]) -> ContainerRecord | None:
+        runtime, pod, recorder = self.host.runtime, self.pod, self.host.recorder
+        sandboxes = sorted((r for r in records if r.is_sandbox), key=lambda r: r.attempt)
+        if sandboxes:
+            recorder.event("Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", pod=self.ref)
+            kill.kill_pod(runtime, recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod)
+        attempt = sandboxes[-1].attempt + 1 if sandboxes else 0
+        pause = self.host.settings.pause_image
+        waiting = ensure_image(runtime, recorder, self.host.image_backoff, image=pause, policy="IfNotPresent", pod=self.ref, container=None)
+        if waiting is not None:
+            for container in (*pod.spec.init_containers, *pod.spec.containers):
+                self.waiting[container.name] = waiting
+            return None
+        spec = translate.sandbox_spec(self._ctx(None), pause, attempt)
+        try:
+            sandbox_id = runtime.create(spec)
+            runtime.start(sandbox_id)
+        except RuntimeOperationError as exc:
+            recorder.event("Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc.message}", pod=self.ref)
+            raise
+        log(_log, logging.INFO, "Created pod sandbox", pod=pod.describe(), sandbox=spec.name)
+        return runtime.inspect(sandbox_id)
+
+    # --- containers -------------------------------------------------------------------------------------------
+    def _init_containers(
+        self, records: list[ContainerRecord], sandbox: ContainerRecord, ctx: translate.PodContext, plan: _Plan
+    ) -> bool:
+        """True when every init container has completed in this sandbox (so app containers may run)."""
+        for container in self.pod.spec.init_containers:
+            mine = [r for r in history(records, container.name) if r.sandbox_id == sandbox.id]
+            latest = mine[-1] if mine else None
+            if latest is not None and latest.running:
+                return False
+            if latest is not None and latest.state == "exited" and latest.exit_code == 0:
+                continue
+            if latest is not None and self.pod.spec.restart_policy == "Never":
+                return False  # failed under Never: the pod is Failed
+            self._sync_container(container, records, sandbox, ctx, plan, init=True)
+            return False
+        return True
+
+    def _should_restart(self, latest: ContainerRecord | None) -> bool:
+        """The kubelet's ShouldContainerBeRestarted for a container's newest record."""
+        if latest is None:
+            return True  # never created (or garbage-collected): start it, whatever the policy
+        if latest.running:
+            return False
+        failed_start = latest.state == "created" and bool(latest.error or latest.exit_code)
+        if latest.state not in ("exited", "dead") and not failed_start:
+            return True  # created but never started (interrupted): start it
+        policy = self.pod.spec.restart_policy
+        if policy == "Never":
+            return False
+        return not (policy == "OnFailure" and latest.exit_code == 0 and not failed_start)
+
+    def _sync_container(
+        self,
+        container: model.Container,
+        records: list[ContainerRecord],
+        sandbox: ContainerRecord,
+        ctx: translate.PodContext,
+        plan: _Plan,
+        *,
+        init: bool,
+    ) -> bool:
+        """Bring one container in line; True if anything was started or stopped."""
+        runtime, recorder = self.host.runtime, self.host.recorder
+        past = history(records, container.name)
+        latest = past[-1] if past else None
+        killed = False
+        if latest is not None and latest.running:
+            reason = self._kill_reason(container, latest, sandbox)
+            if reason is None:
+                self._ensure_probes(container, latest, ctx)
+                self.waiting.pop(container.name, None)
+                return False
+            grace = self.pod.spec.termination_grace_period
+            failed = self.probes.failed(latest.id)
+            probe = container.liveness if failed == "liveness" else container.startup if failed == "startup" else None
+            if probe is not None and probe.termination_grace_period is not None:
+                grace = probe.termination_grace_period
+            kill.kill_container(runtime, recorder, self.ref, latest, grace, container=container, message=reason, pod_ip=ctx.pod_ip)
+            self.probes.prune({r.id for r in records if r.running and r.id != latest.id})
+            latest = runtime.inspect(latest.id) or latest
+            killed = True
+        if not self._should_restart(latest):
+            self.waiting.pop(container.name, None)
+            return killed
+        if latest is not None:
+            key = f"{self.uid}_{container.name}_{naming.container_hash(container)}"
+            finished = latest.finished_at or latest.created_at or datetime.now(UTC)
+            left = self.host.crash_backoff.remaining(key, finished.timestamp())
+            if left > 0:
+                current = format_duration(self.host.crash_backoff.current(key))
+                message = f"back-off {current} restarting failed container={container.name} pod={self.pod.name}_{self.pod.namespace}({self.uid})"
+                if self.waiting.get(container.name, Waiting("")).reason != "CrashLoopBackOff":
+                    recorder.event(
+                        "Warning",
+                        "BackOff",
+                        f"Back-off restarting failed container {container.name} in pod {self.pod.name}_{self.pod.namespace}({self.uid})",
+                        pod=self.ref,
+                        container=container.name,
+                    )
+                self.waiting[container.name] = Waiting("CrashLoopBackOff", message)
+                plan.soon(left + 0.05)
+                return False
+            self.host.crash_backoff.next(key, finished.timestamp())
+        restart_count = max((r.attempt for r in past), default=-1) + 1
+        self._start_container(container, sandbox, ctx, restart_count, plan, init=init)
+        return True
+
+    def _kill_reason(self, container: model.Container, latest: ContainerRecord, sandbox: ContainerRecord) -> str | None:
+        then = ", will be restarted" if self.pod.spec.restart_policy != "Never" else ""
+        if latest.sandbox_id and latest.sandbox_id != sandbox.id:
+            return f"Container {container.name} is in an old pod sandbox{then}"
+        failed = self.probes.failed(latest.id)
+        if failed is not None:
+            return f"Container {container.name} failed {failed} probe{then}"
+        if latest.hash and latest.hash != naming.container_hash(container):
+            return f"Container {container.name} definition changed{then}"
+        return None
+
+    def _ensure_probes(self, container: model.Container, record: ContainerRecord, ctx: translate.PodContext) -> None:
+        if not (container.liveness or container.readiness or container.startup):
+            return
+        adopted = record.started_at is not None and record.started_at < self.host.started_at
+        was_ready = False
+        if adopted and self._last_status is not None:
+            before = self._last_status.container(container.name)
+            was_ready = before is not None and before.ready and before.container_id == f"docker://{record.id}"
+        self.probes.ensure(container, record.id, ctx.pod_ip or "127.0.0.1", record.started_at, adopted=adopted, initial_ready=was_ready)
+
+    def _start_container(
+        self,
+        container: model.Container,
+        sandbox: ContainerRecord,
+        ctx: translate.PodContext,
+        restart_count: int,
+        plan: _Plan,
+        *,
+        init: bool,
+    ) -> None:
+        runtime, recorder = self.host.runtime, self.host.recorder
+        waiting = ensure_image(
+            runtime, recorder, self.host.image_backoff, image=container.image, policy=container.image_pull_policy, pod=self.ref, container=container.name
+        )
+        if waiting is not None:
+            self.waiting[container.name] = waiting
+            if waiting.reason != "ErrImageNeverPull":
+                plan.soon(max(1.0, self.host.image_backoff.current(f"{self.uid}_{container.name}_{container.image}")))
+            return
+        try:
+            spec = translate.container_spec(ctx, container, sandbox.id, restart_count, init=init)
+            container_id = runtime.create(spec)
+        except translate.VolumeError as exc:
+            recorder.event("Warning", "FailedMount", exc.message, pod=self.ref)
+            self.waiting[container.name] = Waiting("ContainerCreating", exc.message)
+            plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
+            return
+        except RuntimeOperationError as exc:
+            reason = "CreateContainerConfigError" if exc.reason == "CreateContainerConfigError" else "CreateContainerError"
+            recorder.event("Warning", "Failed", f"Error: {exc.message}", pod=self.ref, container=container.name)
+            self.waiting[container.name] = Waiting(reason, exc.message)
+            plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
+            return
+        recorder.event("Normal", "Created", f"Created container: {container.name}", pod=self.ref, container=container.name)
+        try:
+            runtime.start(container_id)
+        except RuntimeOperationError as exc:
+            recorder.event("Warning", "Failed", f"Error: {exc.message}", pod=self.ref, container=container.name)
+            self.waiting[container.name] = Waiting("RunContainerError", exc.message)
+            plan.soon(0.1)  # the dead record now goes through the crash-loop backoff
+            return
+        self.waiting.pop(container.name, None)
+        recorder.event("Normal", "Started", f"Started container {container.name}", pod=self.ref, container=container.name)
+
+    # --- status -----------------------------------------------------------------------------------------------
+    def _publish(self, records: list[ContainerRecord], sandbox: ContainerRecord | None, *, terminating: bool = False) -> None:
+        ctx_dir = self.pod_dir
+        status = build_status(
+            self.pod,
+            records,
+            self.probes,
+            self.waiting,
+            sandbox=sandbox,
+            node_ip=self.host.node_ip,
+            start_time=self._start_time,
+            previous=self._last_status,
+            terminating=terminating or self._terminate,
+            qos_class=translate.qos_class(self.pod.spec),
+            message_file=lambda name, n: ctx_dir / "containers" / name / f"{n}-termination-log",
+        )
+        body = status.to_json()
+        body.pop("observedAt", None)
+        self._last_status = status
+        if body == self._published:
+            return
+        self._published = body
+        self.host.publish_status(status)
+
+    # --- termination ------------------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        runtime, recorder = self.host.runtime, self.host.recorder
+        grace = self._grace if self._grace is not None else self.pod.spec.termination_grace_period
+        self.probes.stop_all()
+        deadline = time.monotonic() + 3600
+        while True:
+            try:
+                records = runtime.list(self.uid)
+                self._publish(records, self._sandbox(records), terminating=True)
+                pod_ip = self._ctx(self._sandbox(records)).pod_ip
+                kill.kill_pod(runtime, recorder, self.ref, records, grace, spec=self.pod, pod_ip=pod_ip)
+                records = runtime.list(self.uid)
+                for record in kill.garbage(records):
+                    runtime.remove(record.id)
+                break
+            except KbsError as exc:
+                if time.monotonic() > deadline:
+                    break
+                log(_log, logging.WARNING, "Cannot stop pod yet, will retry", pod=self.pod.describe(), error=exc.message)
+                time.sleep(constants.POD_WORKER_ERROR_BACKOFF)
+        shutil.rmtree(self.pod_dir, ignore_errors=True)
+        self.host.crash_backoff.forget(f"{self.uid}_")
+        self.host.image_backoff.forget(f"{self.uid}_")
+        log(_log, logging.INFO, "Pod stopped", pod=self.pod.describe(), uid=self.uid)
+        self.done.set()
+        self.synced.set()
+        self.host.worker_done(self)

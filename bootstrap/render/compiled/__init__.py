@@ -1,0 +1,1 @@
+"""Jinja code generated from templates/manifests (see precompiled.py)."""

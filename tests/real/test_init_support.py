@@ -1,0 +1,193 @@
+"""Shared by the tests/real/test_init_*.py modules: a sandboxed `kbs init` on the host network (no tests here).
+
+Every path kbs uses (Kubernetes dir, PKI, manifests, etcd data, reconciler state/run/log) lies under one temp
+directory named in a kbs config document. The control plane binds the standard host ports (6443, 2379-2381,
+10257, 10259), so only one can run on the machine: `exclusive_ports` takes a lock file and then waits until no
+one else's control plane holds those ports (other agents run real tests concurrently), failing loudly if that
+never happens. The reconciler's own ports are moved off 10250/10248 to stay clear of other reconcilers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import pytest
+
+from bootstrap.phases import ports
+from tests.real.conftest import TestBed
+
+REPO = Path(__file__).resolve().parents[2]
+NODE = "kbs-e2e"
+CONTROL_PLANE_PORTS = (6443, 2379, 2380, 2381, 10257, 10259)
+LOCK = Path("/tmp/kbs-real-control-plane.lock")
+PORT_WAIT = 900.0
+INIT_TIMEOUT = 600.0
+T = TypeVar("T")
+
+CONFIG = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  name: {node}
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+certificatesDir: {root}/etc/kubernetes/pki
+etcd:
+  local:
+    dataDir: {root}/var/lib/etcd
+---
+apiVersion: kbs.dev/v1alpha1
+kind: KbsConfiguration
+kubernetesDir: {root}/etc/kubernetes
+staticPodPath: {root}/etc/kubernetes/manifests
+reconciler:
+  mode: bundled
+  port: 20250
+  healthzPort: 20248
+  stateDir: {root}/var/lib/kbs
+  runDir: {root}/run/kbs
+  logDir: {root}/var/log/kbs
+"""
+
+
+@dataclass
+class Sandbox:
+    root: Path
+    config: Path
+    testbed: TestBed
+
+    @property
+    def manifests(self) -> Path:
+        return self.root / "etc/kubernetes/manifests"
+
+    @property
+    def admin(self) -> Path:
+        return self.root / "etc/kubernetes/admin.conf"
+
+    def kbs(self, *args: str, timeout: float = INIT_TIMEOUT, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PATH": f"{self.testbed.bin_dir}:{os.environ.get('PATH', '')}"}
+        result = subprocess.run(
+            [sys.executable, "-m", "bootstrap", *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+            env=env,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"kbs {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self.testbed.bin("kubectl"), "--kubeconfig", str(self.admin), *args],
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=60,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def kubeadm(self, *args: str) -> str:
+        """`kubeadm <args> --kubeconfig admin.conf` with the test bed's kubeadm; its stdout."""
+        command = [self.testbed.bin("kubeadm"), *args, "--kubeconfig", str(self.admin)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode != 0:
+            pytest.fail(f"kubeadm {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def kubectl_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def status(self) -> dict[str, Any]:
+        result = self.kbs("status", "-o", "json", check=False)
+        body: dict[str, Any] = json.loads(result.stdout)
+        return body
+
+    def containers(self, pod: str | None = None, running_only: bool = True) -> list[Any]:
+        client = docker.from_env()
+        try:
+            label = "io.kubernetes.pod.name" + (f"={pod}" if pod else "")
+            found = client.containers.list(all=not running_only, filters={"label": label})
+            mine = [c for c in found if str(c.labels.get("io.kubernetes.pod.name", "")).endswith(f"-{NODE}")]
+            return [c for c in mine if c.labels.get("io.kubernetes.container.name") != "POD"]
+        finally:
+            client.close()
+
+
+def wait_until(what: str, check: Callable[[], T | None], timeout: float = 180.0, interval: float = 1.0) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            last = check()
+            if last:
+                return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def _ports_busy() -> list[str]:
+    busy = []
+    for port in CONTROL_PLANE_PORTS:
+        owner = ports.listener(port)
+        if owner is not None:
+            busy.append(f"{port} ({owner.describe()})")
+    return busy
+
+
+@contextlib.contextmanager
+def exclusive_ports() -> Iterator[None]:
+    """Hold the machine's control-plane ports for one test module."""
+    LOCK.touch(exist_ok=True)
+    with LOCK.open("r+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        deadline = time.monotonic() + PORT_WAIT
+        while busy := _ports_busy():
+            if time.monotonic() > deadline:
+                pytest.fail(f"another control plane holds the ports for {PORT_WAIT:.0f}s: {', '.join(busy)}")
+            time.sleep(5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def sandbox(testbed: TestBed) -> Iterator[Sandbox]:
+    """A temp root with the kbs config document in it; reset and removed at the end, whatever happened."""
+    root = Path(tempfile.mkdtemp(prefix="kbs-e2e-init-"))
+    config = root / "kbs.yaml"
+    config.write_text(CONFIG.format(root=root, node=NODE))
+    box = Sandbox(root, config, testbed)
+    try:
+        yield box
+    finally:
+        box.kbs("reset", "--force", check=False, timeout=300)
+        client = docker.from_env()
+        try:  # belt and braces: nothing of this sandbox may outlive the module
+            for container in client.containers.list(all=True, filters={"label": "io.kubernetes.pod.name"}):
+                if str(container.labels.get("io.kubernetes.pod.name", "")).endswith(f"-{NODE}"):
+                    container.remove(force=True)
+        finally:
+            client.close()
+        shutil.rmtree(root, ignore_errors=True)

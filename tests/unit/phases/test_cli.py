@@ -1,0 +1,100 @@
+"""The init, status, reset and images commands through click's CliRunner (no Docker, no cluster)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bootstrap.cli.main import cli
+from bootstrap.phases import images, preflight
+from tests.unit.phases.conftest import CONFIG
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "kbs.yaml"
+    path.write_text(CONFIG.format(root=tmp_path, mode="none"))
+    return path
+
+
+def test_init_help_lists_the_phases_in_order() -> None:
+    result = CliRunner().invoke(cli, ["init", "--help"])
+    assert result.exit_code == 0
+    listed = result.output.split("Phases:")[1]
+    assert listed.index("preflight") < listed.index("wait-control-plane") < listed.index("show-join-command")
+    phases = CliRunner().invoke(cli, ["init", "phase", "--help"]).output
+    assert phases.index("certs") < phases.index("kubeconfig") < phases.index("bootstrap-token")
+
+
+def test_unknown_skip_phase_is_rejected(config: Path) -> None:
+    result = CliRunner().invoke(cli, ["init", "--config", str(config), "--skip-phases", "nope"])
+    assert result.exit_code == 1 and "unknown phase nope" in result.output
+
+
+def test_dry_run_writes_only_under_its_temp_dir_and_lists_objects(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "CHECKS", ())
+    result = CliRunner().invoke(cli, ["init", "--config", str(config), "--dry-run", "--reconciler", "bundled"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "etc").exists() and not (tmp_path / "var").exists()
+    assert "[dryrun] manifest" in result.output and "kind: Pod" in result.output
+    assert "create Secret kube-system/bootstrap-token-" in result.output
+    assert "<redacted>" in result.output and "--token <token>" in result.output
+    assert "--advertise-address=10.0.0.5" in result.output
+    temp = Path(result.output.split("writing everything under ")[1].split()[0])
+    assert (temp / str(tmp_path).lstrip("/") / "etc/kubernetes/pki/ca.key").exists()
+
+
+def test_reconciler_none_stops_after_the_manifests(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "CHECKS", ())
+    result = CliRunner().invoke(cli, ["init", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "nothing on this node runs them" in result.output
+    assert "not run: wait-control-plane, upload-config" in result.output
+    assert (tmp_path / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()
+    again = CliRunner().invoke(cli, ["init", "--config", str(config)])
+    assert "nothing changed" in again.output
+
+
+def test_status_exits_1_and_reports_json_when_nothing_runs(config: Path) -> None:
+    result = CliRunner().invoke(cli, ["status", "--config", str(config), "-o", "json"])
+    assert result.exit_code == 1
+    body = json.loads(result.output)
+    assert body["healthy"] is False and body["components"][0]["name"] == "etcd"
+
+
+def test_reset_force_after_init_removes_what_init_wrote(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "CHECKS", ())
+    CliRunner().invoke(cli, ["init", "--config", str(config)])
+    result = CliRunner().invoke(cli, ["reset", "--force", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "removed " + str(tmp_path / "etc/kubernetes/pki/ca.key") in result.output
+    assert not (tmp_path / "etc").exists() and not (tmp_path / "var/lib/kbs").exists()
+    assert (tmp_path / "kbs.yaml").exists()
+
+
+def test_reset_asks_for_confirmation(config: Path) -> None:
+    result = CliRunner().invoke(cli, ["reset", "--config", str(config)], input="n\n")
+    assert result.exit_code == 1 and "Aborted" in result.output
+
+
+def test_images_list_prints_exact_references_for_the_version_and_repository() -> None:
+    result = CliRunner().invoke(
+        cli, ["images", "list", "--kubernetes-version", "v1.36.3", "--image-repository", "r.example/k8s"]
+    )
+    assert result.output.splitlines() == [
+        "r.example/k8s/etcd:3.6.8-0",
+        "r.example/k8s/kube-apiserver:v1.36.3",
+        "r.example/k8s/kube-controller-manager:v1.36.3",
+        "r.example/k8s/kube-scheduler:v1.36.3",
+        "r.example/k8s/pause:3.10.2",
+    ]
+    assert images  # the module the command uses

@@ -1,0 +1,95 @@
+"""Keeping the reconciler running (detached mode) and waiting for health, without Docker or a cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bootstrap.config.effective import KbsConfig
+from bootstrap.errors import WaitTimeoutError
+from bootstrap.phases import dryrun, health, supervise, wait_control_plane
+from bootstrap.phases.context import InitData, InitOptions
+from tests.unit.phases.conftest import Collect, make_cfg
+
+FAKE_RECONCILER = [sys.executable, "-c", "import time; time.sleep(60)", "kbs", "reconcile"]
+
+
+def test_detached_reconciler_is_started_once_found_running_and_stopped(
+    cfg: KbsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervise, "command", lambda cfg: FAKE_RECONCILER)
+    monkeypatch.setattr(supervise, "systemd_runs_machine", lambda: False)
+    assert not supervise.state(cfg).running
+    pid = supervise.start_detached(cfg)
+    try:
+        state = supervise.state(cfg)
+        assert state.running and state.pid == pid
+        assert supervise.pidfile(cfg).read_text().strip() == str(pid)
+        assert supervise.logfile(cfg).exists()
+    finally:
+        stopped = supervise.stop(cfg)
+    assert stopped == f"stopped the reconciler (pid {pid})"
+    assert not supervise.state(cfg).running
+
+
+def test_a_stale_pidfile_reads_as_not_running(cfg: KbsConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervise, "systemd_runs_machine", lambda: False)
+    supervise.pidfile(cfg).parent.mkdir(parents=True)
+    supervise.pidfile(cfg).write_text("1\n")  # pid 1 is not a kbs reconciler
+    state = supervise.state(cfg)
+    assert not state.running and "stale" in state.detail
+
+
+def _probe(component: str, healthy: bool) -> health.Probe:
+    return health.Probe(component, f"https://x/{component}", healthy, "ok" if healthy else "connection refused")
+
+
+def test_wait_returns_when_all_components_are_healthy(data: InitData, monkeypatch: pytest.MonkeyPatch) -> None:
+    rounds = iter(
+        [
+            [_probe("etcd", False), _probe("kube-apiserver", False)],
+            [_probe("etcd", True), _probe("kube-apiserver", True)],
+        ]
+    )
+    monkeypatch.setattr(health, "probe_all", lambda cfg: next(rounds))
+    ticks = iter([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    state = wait_control_plane.poll(data, 10, clock=lambda: next(ticks), sleep=lambda s: None)
+    assert state.all_healthy() and set(state.healthy_after) == {"etcd", "kube-apiserver"}
+
+
+def test_wait_times_out_with_a_diagnosis_naming_the_unhealthy_component(
+    tmp_path: Path, reporter: Collect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = make_cfg(tmp_path, mode="kubelet")
+    data = InitData(cfg=cfg, out=reporter, options=InitOptions(wait_timeout=None))
+    monkeypatch.setattr(health, "probe_all", lambda cfg: [_probe("etcd", True), _probe("kube-scheduler", False)])
+    monkeypatch.setattr(wait_control_plane, "poll", lambda d, t, **k: _timed_out(d))
+    with pytest.raises(WaitTimeoutError) as err:
+        wait_control_plane.run(data)
+    assert "kube-scheduler" in err.value.message
+    assert any("kube-scheduler: not healthy" in line and "connection refused" in line for line in reporter.lines)
+
+
+def _timed_out(data: InitData) -> wait_control_plane.WaitState:
+    state = wait_control_plane.WaitState(start=0.0)
+    for probe in health.probe_all(data.cfg):
+        state.last[probe.component] = probe
+    return state
+
+
+def test_dry_run_redirects_every_node_path_under_one_directory(cfg: KbsConfig, tmp_path: Path) -> None:
+    root = tmp_path / "dry"
+    moved = dryrun.redirect(cfg, root)
+    for path in (
+        moved.cert_dir,
+        moved.kubernetes_dir,
+        moved.manifests_dir,
+        moved.etcd_data_dir,
+        moved.kbs.reconciler.state_dir,
+        moved.kbs.reconciler.run_dir,
+        moved.kbs.reconciler.log_dir,
+    ):
+        assert root in path.parents, path
+    assert moved.node_name == cfg.node_name and moved.advertise_address == cfg.advertise_address
