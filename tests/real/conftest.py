@@ -6,6 +6,7 @@ piece fails the test loudly (it never skips): run `make testbed` first.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,3 +71,21 @@ def docker_client() -> Iterator[docker.DockerClient]:
     client = docker.from_env()
     yield client
     client.close()
+
+
+CONTROL_PLANE_LOCK = Path("/tmp/kbs-control-plane.lock")
+
+
+@pytest.fixture(scope="module")
+def control_plane_lock() -> Iterator[None]:
+    """Exclusive use of the host's control-plane ports (6443, 2379-2381, 10250, 10257, 10259) for one test module.
+
+    A control plane runs on the host network, so two cannot run at once on this machine: every test module that
+    brings one up (kbs init, the lab script, a hand-started control plane) holds this lock while it runs.
+    """
+    with CONTROL_PLANE_LOCK.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
