@@ -84,3 +84,18 @@ CONTAINER_LOG_MAX_FILES: Final = "5"  # containerLogMaxFiles
 STATIC_POD_OOM_SCORE_ADJ: Final = -997  # static pods are critical: the guaranteed QoS score
 SANDBOX_OOM_SCORE_ADJ: Final = -998
 RECONCILER_LABEL: Final = "io.kbs.reconciler"  # on every container: which reconciler instance owns it
+
+# --- reconciler, API-server side (bootstrap/reconciler/apiserver: node, lease, mirror pods, events, read API) -----
+NODE_LEASE_NAMESPACE: Final = "kube-node-lease"
+NODE_LEASE_DURATION_SECONDS: Final = 40  # the kubelet's nodeLeaseDurationSeconds
+NODE_LEASE_RENEW_INTERVAL: Final = 10.0  # seconds: a quarter of the lease duration, as the kubelet renews
+NODE_STATUS_UPDATE_FREQUENCY: Final = 10.0  # seconds between node status computations (nodeStatusUpdateFrequency)
+NODE_STATUS_REPORT_FREQUENCY: Final = 300.0  # seconds: an unchanged node status is still posted this often
+API_SERVER_POLL_INTERVAL: Final = 0.1  # seconds, the kubelet's fastStaticPodsRegistration poll
+API_SERVER_RETRY_MAX: Final = 1.0  # seconds: longest wait between attempts while the API server is down
+MIRROR_STATUS_BATCH_DELAY: Final = 0.1  # seconds: status changes this close together go out as one patch
+MIRROR_RETRY_PERIOD: Final = 60.0  # seconds before a mirror pod the API server rejected is tried again
+RECONCILER_SERVING_DIR: Final = RECONCILER_STATE_DIR / "pki"  # the read API's certificate (like /var/lib/kubelet/pki)
+RECONCILER_SERVING_CERT: Final = "serving.crt"
+RECONCILER_SERVING_KEY: Final = "serving.key"
+STATIC_PODS_ONLY_LABEL: Final = "kbs.dev/static-pods-only"  # on the Node: pods from the API server do not run here

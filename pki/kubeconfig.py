@@ -134,7 +134,12 @@ def _decoded(section: dict[str, Any], field: str, path: Path) -> bytes | None:
         except ValueError as exc:
             raise _malformed(path, f"has invalid base64 in {field}-data") from exc
     ref = section.get(field)
-    return store.read_bytes(path.parent / str(ref)) if ref else None
+    if not ref:
+        return None
+    data = store.read_bytes(path.parent / str(ref))
+    if data is None:
+        raise PKIError(f"{path}: {field} {path.parent / str(ref)} does not exist", hint=f"restore it, or remove {path}")
+    return data
 
 
 def plan_kubeconfig(planner: Planner, spec: KubeconfigSpec) -> None:

@@ -7,6 +7,7 @@ first write of a batch so that a read-only or wrong directory fails before anyth
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterable
@@ -76,8 +77,12 @@ def read_public_key(path: Path) -> PublicKey | None:
 
 
 def check_writable(paths: Iterable[Path]) -> None:
-    """Create the parent directories of `paths` and make sure they are writable, before anything is written."""
-    for directory in sorted({p.parent for p in paths}):
+    """Create the parent directories of `paths` and make sure they are writable, before anything is written.
+
+    Also removes what an interrupted atomic_write of one of `paths` left behind (`.<name>.*.tmp`).
+    """
+    targets = list(paths)
+    for directory in sorted({p.parent for p in targets}):
         ensure_dir(directory, DIR_MODE)
         if not os.access(directory, os.W_OK | os.X_OK):
             if os.statvfs(directory).f_flag & os.ST_RDONLY:
@@ -87,6 +92,10 @@ def check_writable(paths: Iterable[Path]) -> None:
             raise FileWriteError(
                 f"cannot write to {directory}: permission denied", hint="run kbs as root, or choose another directory"
             )
+    for path in targets:
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def write_key(path: Path, key: PrivateKey) -> None:

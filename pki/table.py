@@ -105,7 +105,8 @@ CERTS: tuple[CertSpec, ...] = (
     CertSpec("ca", "ca", "kubernetes", sans=SANRule.CA),
     CertSpec("apiserver", "apiserver", "kube-apiserver", ca="ca",
              usages=(SERVER,), sans=SANRule.APISERVER, restarts=(APISERVER,)),
-    # no O: the reference table says kubeadm:cluster-admins, kubeadm v1.37.2 writes none
+    # No O since kubeadm v1.36 (kubernetes PR #138957; v1.35 wrote kubeadm:cluster-admins): the API server's access
+    # to the kubelet API comes from the ClusterRoleBinding kubeadm:apiserver-kubelet-client -> system:kubelet-api-admin.
     CertSpec("apiserver-kubelet-client", "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ca="ca",
              usages=(CLIENT,), restarts=(APISERVER,)),
     CertSpec("front-proxy-ca", "front-proxy-ca", "front-proxy-ca", sans=SANRule.CA),

@@ -102,13 +102,23 @@ def _is_kbs(listener: ports.Listener) -> bool:
     return "reconcile" in words and ("kbs" in words or "bootstrap" in words)
 
 
+def _mentions_our_paths(listener: ports.Listener, data: InitData) -> bool:
+    """The process was started from this configuration's files (not another cluster's with the same binaries)."""
+    cfg = data.cfg
+    paths = [str(p) for p in (cfg.cert_dir, cfg.kubernetes_dir, cfg.manifests_dir)]
+    if cfg.local_etcd:
+        paths.append(str(cfg.etcd_data_dir))
+    return any(path in arg for arg in listener.cmdline for path in paths)
+
+
 def ports_free(data: InitData) -> list[Problem]:
     problems = []
     for port, allowed in sorted(_expected_owners(data).items()):
         owner = ports.listener(port)
         if owner is None:
             continue
-        if owner.command in allowed or ("kbs" in allowed and _is_kbs(owner)):
+        ours = owner.command in allowed or ("kbs" in allowed and _is_kbs(owner))
+        if ours and _mentions_our_paths(owner, data):
             continue
         problems.append(Problem(f"Port-{port}", f"port {port} is in use by {owner.describe()}"))
     return problems

@@ -1,7 +1,7 @@
 """The reconciler phase: make sure something runs the manifests just written.
 
-    bundled  write <stateDir>/config.yaml (the effective configuration, without secrets) and run kbs's reconciler
-             from it: as kbs-reconciler.service under systemd, else detached with a pidfile and a log file
+    bundled  run `kbs reconcile` with flags derived from the configuration: as kbs-reconciler.service under
+             systemd, else detached with a pidfile and a log file (bootstrap.phases.supervise)
     kubelet  the installed kubelet runs them; prepare() already found its staticPodPath and said which
     none     stop after the manifests: nothing on this node runs them
 
@@ -11,7 +11,7 @@ restarts it; a dead one (stale pidfile, killed) is started again.
 
 from __future__ import annotations
 
-import yaml
+import json
 
 from bootstrap import constants
 from bootstrap.fsutil import atomic_write
@@ -23,14 +23,6 @@ from bootstrap.phases.workflow import Outcome
 PHASE = "reconciler"
 
 
-def config_text(data: InitData) -> str:
-    init, cluster, kbs = data.cfg.documents(redact=False)
-    init.pop("bootstrapTokens", None)  # secrets stay out of a file the reconciler does not need them in
-    init.pop("certificateKey", None)
-    header = "# Written by `kbs init` (reconciler phase): the configuration kbs's reconciler runs with.\n"
-    return header + yaml.safe_dump_all([init, cluster, kbs], sort_keys=False)
-
-
 def run(data: InitData) -> Outcome:
     cfg = data.cfg
     mode = cfg.kbs.reconciler.mode
@@ -40,12 +32,13 @@ def run(data: InitData) -> Outcome:
         )
     if mode == "kubelet":
         return Outcome(f"the installed kubelet runs the manifests in {cfg.manifests_dir}")
-    path = supervise.config_file(cfg)
+    path = supervise.args_file(cfg)
     ledgers.record(
         cfg.kbs.reconciler.state_dir,
         [path, cfg.kbs.reconciler.run_dir, cfg.kbs.reconciler.log_dir, supervise.pidfile(cfg), supervise.logfile(cfg)],
     )
-    config_changed = atomic_write(path, config_text(data), mode=0o600, dir_mode=0o700)
+    args = json.dumps(supervise.reconcile_args(cfg), indent=1) + "\n"
+    config_changed = atomic_write(path, args, mode=0o600, dir_mode=0o700)
     if data.dry_run:
         how = f"systemd unit {supervise.UNIT}" if supervise.systemd_runs_machine() else "a detached process"
         return Outcome(f"would start the bundled reconciler as {how}: {' '.join(supervise.command(cfg))}")
@@ -54,7 +47,7 @@ def run(data: InitData) -> Outcome:
         return Outcome(f"bundled reconciler already running ({current.detail})")
     if current.running:
         supervise.restart(cfg)
-        return Outcome(f"restarted the bundled reconciler: its configuration changed ({path})", changed=True)
+        return Outcome(f"restarted the bundled reconciler: its flags changed ({path})", changed=True)
     if supervise.systemd_runs_machine():
         ledgers.record(cfg.kbs.reconciler.state_dir, [constants.RECONCILER_UNIT_PATH])
         supervise.start_systemd(cfg)

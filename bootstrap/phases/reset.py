@@ -49,7 +49,7 @@ def _pod_names(cfg: KbsConfig) -> set[tuple[str, str]]:
     with contextlib.suppress(ImportError, OSError, ValueError):
         from bootstrap.reconciler.status import read_statuses
 
-        names |= {(pod.namespace, pod.name) for pod in read_statuses(cfg.kbs.reconciler.state_dir)}
+        names |= {(pod.namespace, pod.name) for pod in read_statuses(supervise.reconciler_state_dir(cfg))}
     return names
 
 

@@ -81,7 +81,7 @@ def _runtime_facts(cfg: KbsConfig) -> dict[str, tuple[int, datetime | None]]:
     with contextlib.suppress(ImportError, OSError, ValueError):
         from bootstrap.reconciler.status import read_statuses
 
-        for record in read_statuses(cfg.kbs.reconciler.state_dir):
+        for record in read_statuses(supervise.reconciler_state_dir(cfg)):
             component = pods.get(record.name)
             container = record.container(component) if component else None
             if component and container is not None:

@@ -1,12 +1,16 @@
 """Keeping the bundled reconciler running: a systemd unit when systemd runs the machine, else a detached process.
 
-Detached mode: `kbs reconcile --config <state_dir>/config.yaml` in its own session (it outlives `kbs init`, and
-a SIGKILL of init), stdout and stderr appended to `<log_dir>/kbs-reconciler.log`, its pid in
-`<run_dir>/kbs-reconciler.pid`. "Running" means that pid is alive and its command line is a kbs reconcile, so a
-stale pidfile after a reboot (the pid reused by something else) reads as "not running".
+The reconciler is `kbs reconcile` with flags derived from the configuration (`reconcile_args`: manifest dir, node
+name, node IP, pause image, state dir, healthz port, Docker host). Those flags are also kept in
+`<stateDir>/reconciler-args.json` so the reconciler phase can tell when they changed and a restart is due.
 
-systemd mode: the unit `kbs-reconciler.service` (written by `kbs reconciler install`, the reconciler's own
-command) is enabled and started with systemctl.
+Detached mode: the process runs in its own session (it outlives `kbs init`, and a SIGKILL of init), stdout and
+stderr appended to `<logDir>/kbs-reconciler.log`, its pid in `<runDir>/kbs-reconciler.pid`. "Running" means that
+pid is alive and its command line is a kbs reconcile; a reconciler started by an init that was killed before it
+wrote the pidfile is found by its command line and adopted, so a re-run never starts a second one.
+
+systemd mode: the reconciler's own `bootstrap.reconciler.systemd.install` writes kbs-reconciler.service, enables
+and starts it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from bootstrap import constants
-from bootstrap.errors import FileWriteError, KbsError
+from bootstrap.errors import FileWriteError
 from bootstrap.fsutil import atomic_write, ensure_dir
 
 if TYPE_CHECKING:
@@ -31,7 +35,8 @@ if TYPE_CHECKING:
 UNIT = constants.RECONCILER_UNIT
 PIDFILE = "kbs-reconciler.pid"
 LOGFILE = "kbs-reconciler.log"
-CONFIG_FILE = "config.yaml"
+ARGS_FILE = "reconciler-args.json"
+RECONCILER_SUBDIR = "reconciler"  # the reconciler's own state (pod status files) under kbs's state dir
 SYSTEMD_RUN = Path("/run/systemd/system")
 STOP_GRACE = 10.0
 
@@ -56,12 +61,42 @@ def logfile(cfg: KbsConfig) -> Path:
     return cfg.kbs.reconciler.log_dir / LOGFILE
 
 
-def config_file(cfg: KbsConfig) -> Path:
-    return cfg.kbs.reconciler.state_dir / CONFIG_FILE
+def args_file(cfg: KbsConfig) -> Path:
+    return cfg.kbs.reconciler.state_dir / ARGS_FILE
+
+
+def reconciler_state_dir(cfg: KbsConfig) -> Path:
+    """Where the reconciler keeps its per-pod status files (bootstrap.reconciler.status.read_statuses reads it)."""
+    return cfg.kbs.reconciler.state_dir / RECONCILER_SUBDIR
+
+
+def reconcile_args(cfg: KbsConfig) -> list[str]:
+    """The `kbs reconcile` flags that make it run this configuration's static pods."""
+    rec = cfg.kbs.reconciler
+    args = [
+        "--manifest-dir", str(cfg.manifests_dir),
+        "--node-name", cfg.node_name,
+        "--node-ip", cfg.advertise_address,
+        "--pod-infra-container-image", cfg.image("pause"),
+        "--state-dir", str(reconciler_state_dir(cfg)),
+        "--healthz-port", str(rec.healthz_port),
+        "--healthz-bind-address", rec.healthz_bind_address,
+        "--file-check-frequency", f"{rec.file_check_frequency.total_seconds():g}s",
+    ]  # fmt: skip
+    if rec.static_pod_url:
+        args += [
+            "--manifest-url",
+            rec.static_pod_url,
+            "--http-check-frequency",
+            f"{rec.http_check_frequency.total_seconds():g}s",
+        ]
+    if rec.docker_host:
+        args += ["--docker-host", rec.docker_host]
+    return args
 
 
 def command(cfg: KbsConfig) -> list[str]:
-    return [sys.executable, "-m", "bootstrap", "reconcile", "--config", str(config_file(cfg))]
+    return [sys.executable, "-m", "bootstrap", "reconcile", *reconcile_args(cfg)]
 
 
 def _is_reconciler(pid: int) -> bool:
@@ -132,22 +167,11 @@ def start_detached(cfg: KbsConfig) -> int:
     return process.pid
 
 
-def start_systemd(cfg: KbsConfig) -> bool:
-    """Install (via `kbs reconciler install`), enable and start the unit; True when something changed."""
-    before = state(cfg)
-    install = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "reconciler", "install", "--config", str(config_file(cfg))],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if install.returncode != 0:
-        raise KbsError(f"`kbs reconciler install` failed: {install.stderr.strip() or install.stdout.strip()}")
-    _systemctl("daemon-reload")
-    result = _systemctl("enable", "--now", UNIT)
-    if result.returncode != 0:
-        raise KbsError(f"systemctl enable --now {UNIT} failed: {result.stderr.strip()}", hint=f"journalctl -u {UNIT}")
-    return not before.running
+def start_systemd(cfg: KbsConfig) -> None:
+    """Write, enable and start kbs-reconciler.service (the reconciler's own installer)."""
+    from bootstrap.reconciler.systemd import install
+
+    install(reconcile_args(cfg))
 
 
 def daemon_reload() -> None:
@@ -157,6 +181,7 @@ def daemon_reload() -> None:
 def restart(cfg: KbsConfig) -> None:
     current = state(cfg)
     if current.how == "systemd":
+        start_systemd(cfg)  # rewrites the unit with the new flags
         _systemctl("restart", UNIT)
         return
     stop(cfg)

@@ -56,7 +56,8 @@ def decode_document(data: bytes) -> Any:
     try:
         loader = _Loader(text)
         try:
-            return loader.get_data() if loader.check_data() else None
+            # Only the first document counts, as with the kubelet's YAML decoder.
+            return loader.get_data() if loader.check_data() else None  # type: ignore[no-untyped-call]
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:

@@ -47,7 +47,9 @@ class JSONFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "msg": record.getMessage(),
         }
-        body.update({k: str(v) if not isinstance(v, int | float | bool) else v for k, v in getattr(record, "kbs", {}).items()})
+        body.update(
+            {k: str(v) if not isinstance(v, int | float | bool) else v for k, v in getattr(record, "kbs", {}).items()}
+        )
         if record.exc_info:
             body["error"] = self.formatException(record.exc_info).splitlines()[-1]
         return json.dumps(body)

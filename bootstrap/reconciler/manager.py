@@ -27,7 +27,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bootstrap import constants
 from bootstrap.errors import KbsError, RuntimeUnavailableError
 from bootstrap.reconciler import defaulting, model, orphans
 from bootstrap.reconciler.events import Listener, Recorder
@@ -50,7 +49,9 @@ def detect_node_ip() -> str:
 
 
 class Reconciler:
-    def __init__(self, settings: Settings, *, runtime: Runtime | None = None, listeners: Sequence[Listener] = ()) -> None:
+    def __init__(
+        self, settings: Settings, *, runtime: Runtime | None = None, listeners: Sequence[Listener] = ()
+    ) -> None:
         if runtime is None:
             from bootstrap.reconciler.runtime.docker import DockerRuntime
 
@@ -174,7 +175,9 @@ class Reconciler:
 
     def healthy(self) -> bool:
         """The /healthz answer: the housekeeping loop ran recently."""
-        return not self._stop.is_set() and time.monotonic() - self._heartbeat < max(10.0, 5 * self.settings.housekeeping_period)
+        return not self._stop.is_set() and time.monotonic() - self._heartbeat < max(
+            10.0, 5 * self.settings.housekeeping_period
+        )
 
     # --- sources ----------------------------------------------------------------------------------------------
     def _make_sources(self) -> list[Source]:
@@ -231,7 +234,9 @@ class Reconciler:
                     new[pod.uid] = previous
                     continue
                 if previous is not None:
-                    pod.annotations.setdefault(defaulting.CONFIG_SEEN, previous.annotations.get(defaulting.CONFIG_SEEN, ""))
+                    pod.annotations.setdefault(
+                        defaulting.CONFIG_SEEN, previous.annotations.get(defaulting.CONFIG_SEEN, "")
+                    )
                     new[pod.uid] = pod
                     self._update(pod)
                     continue
@@ -300,8 +305,6 @@ class Reconciler:
             last = worker.last_status if isinstance(worker, PodWorker) else None
             if self._owner.get(worker.full_name) == worker.uid:
                 del self._owner[worker.full_name]
-                ns, _, name = worker.full_name.partition("_")[::-1][0], None, None
-                del ns, name
                 if last is not None:
                     remove_status(self.settings.state_dir, last.namespace, last.name, worker.uid)
             again = self._desired_uid(worker.uid) if worker.uid in self._readd else None
@@ -321,7 +324,13 @@ class Reconciler:
             try:
                 write_status(self.settings.state_dir, status)
             except KbsError as exc:
-                log(_log, logging.WARNING, "Cannot write pod status", pod=f"{status.namespace}/{status.name}", error=exc.message)
+                log(
+                    _log,
+                    logging.WARNING,
+                    "Cannot write pod status",
+                    pod=f"{status.namespace}/{status.name}",
+                    error=exc.message,
+                )
         self.recorder.status(status)
 
     def previous_status(self, uid: str) -> PodStatus | None:
@@ -346,6 +355,7 @@ class Reconciler:
                         self._relist(wake_all=True)
                         continue
                     uid = event.labels.get("io.kubernetes.pod.uid", "")
+                    log(_log, logging.DEBUG, "Runtime event", action=event.action, container=event.labels.get("name"))
                     with self._lock:
                         worker = self._workers.get(uid)
                     if worker is not None:
@@ -389,7 +399,9 @@ class Reconciler:
             with self._lock:
                 live = set(self._workers)
                 names = {w.full_name for w in self._workers.values()}
-            orphans.collect_garbage(self.runtime, records, live_uids=live, live_names=names, may_touch=self._source_read)
+            orphans.collect_garbage(
+                self.runtime, records, live_uids=live, live_names=names, may_touch=self._source_read
+            )
 
     def _source_read(self, source: str | None) -> bool:
         if source is None or source not in self.settings.sources:

@@ -78,14 +78,28 @@ class OrphanTerminator:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        grace = max((r.grace_period or 0 for r in self._records), default=0) or constants.DEFAULT_TERMINATION_GRACE_SECONDS
-        log(_log, logging.INFO, "Stopping containers of a pod that no source wants", pod=self.ref.describe(), uid=self.uid)
+        grace = (
+            max((r.grace_period or 0 for r in self._records), default=0) or constants.DEFAULT_TERMINATION_GRACE_SECONDS
+        )
+        log(
+            _log,
+            logging.INFO,
+            "Stopping containers of a pod that no source wants",
+            pod=self.ref.describe(),
+            uid=self.uid,
+        )
         try:
             kill.kill_pod(self._runtime, self._recorder, self.ref, self._records, grace)
             for record in kill.garbage(self._runtime.list(self.uid)):
                 self._runtime.remove(record.id)
         except KbsError as exc:
-            log(_log, logging.WARNING, "Cannot stop orphaned pod, will retry", pod=self.ref.describe(), error=exc.message)
+            log(
+                _log,
+                logging.WARNING,
+                "Cannot stop orphaned pod, will retry",
+                pod=self.ref.describe(),
+                error=exc.message,
+            )
         finally:
             self.done.set()
             self.synced.set()
@@ -93,7 +107,12 @@ class OrphanTerminator:
 
 
 def collect_garbage(
-    runtime: Runtime, records: list[ContainerRecord], *, live_uids: set[str], live_names: set[str], may_touch: Callable[[str | None], bool]
+    runtime: Runtime,
+    records: list[ContainerRecord],
+    *,
+    live_uids: set[str],
+    live_names: set[str],
+    may_touch: Callable[[str | None], bool],
 ) -> int:
     """Remove dead containers per the policy above; returns how many were removed."""
     removed = 0
@@ -105,7 +124,9 @@ def collect_garbage(
             continue  # the pod's worker collects its own dead containers
         if any(r.running for r in mine) or not may_touch(source_of(mine)):
             continue
-        newest = max((r.created_at or datetime.min.replace(tzinfo=UTC) for r in mine), default=datetime.min.replace(tzinfo=UTC))
+        newest = max(
+            (r.created_at or datetime.min.replace(tzinfo=UTC) for r in mine), default=datetime.min.replace(tzinfo=UTC)
+        )
         gone_generations.setdefault(mine[0].full_name, []).append((newest, uid))
     for full_name, generations in gone_generations.items():
         generations.sort()

@@ -36,8 +36,10 @@ _API_PROJECTIONS = {
     "clusterTrustBundle": "clustertrustbundles",
     "podCertificate": "podcertificaterequests",
 }
-_FIELD_PATHS = ("metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName")
-_FIELD_PATHS += ("status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs")
+_FIELD_PATHS = frozenset(
+    {"metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName"}
+    | {"status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs"}
+)
 
 
 class _Reader:
@@ -58,7 +60,7 @@ class _Reader:
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
 
-    def str(self, key: str, default: str | None = None, *, required: bool = False) -> str:
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str:
         value = self.data.get(key)
         if value is None:
             if required or default is None:
@@ -71,9 +73,9 @@ class _Reader:
         return value
 
     def opt_str(self, key: str) -> str | None:
-        return self.str(key) if self.has(key) else None
+        return self.text(key) if self.has(key) else None
 
-    def int(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int:
+    def number(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int:
         value = self.data.get(key, default)
         if value is None:
             raise self.fail(key, "required")
@@ -83,7 +85,7 @@ class _Reader:
             raise self.fail(key, f"must be at least {minimum}, not {value}")
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def flag(self, key: str, default: bool = False) -> bool:
         value = self.data.get(key, default)
         if value is None:
             return default
@@ -97,10 +99,10 @@ class _Reader:
             raise self.fail(key, "must be a list of strings")
         return tuple(value)
 
-    def map(self, key: str) -> _Reader | None:
+    def sub(self, key: str) -> _Reader | None:
         return _Reader(self.data[key], self.at(key)) if self.has(key) else None
 
-    def list(self, key: str) -> list[_Reader]:
+    def items(self, key: str) -> list[_Reader]:
         value = self.data.get(key) or []
         if not isinstance(value, list):
             raise self.fail(key, "must be a list")
@@ -126,20 +128,20 @@ def _forbid(path: str, resource: str) -> InvalidManifestError:
 def parse_spec(pod: dict[str, Any]) -> model.PodSpec:
     """The typed spec of a defaulted pod; InvalidManifestError (with the field path) if it is not valid."""
     root = _Reader(pod, "")
-    meta = root.map("metadata")
+    meta = root.sub("metadata")
     if meta is None:
         raise root.fail("metadata", "required")
-    name = meta.str("name", required=True)
+    name = meta.text("name", required=True)
     if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
         raise meta.fail("name", f"{name!r} must be a lower-case DNS subdomain (a-z, 0-9, '-', '.')")
-    namespace = meta.str("namespace", "default")
+    namespace = meta.text("namespace", "default")
     if len(namespace) > 63 or not _DNS_LABEL.match(namespace):
         raise meta.fail("namespace", f"{namespace!r} must be a lower-case DNS label")
     for key in ("labels", "annotations"):
-        values = meta.map(key)
+        values = meta.sub(key)
         if values and not all(isinstance(k, str) and isinstance(v, str) for k, v in values.data.items()):
             raise meta.fail(key, "keys and values must be strings")
-    spec = root.map("spec")
+    spec = root.sub("spec")
     if spec is None:
         raise root.fail("spec", "required")
     return _pod_spec(spec)
@@ -155,51 +157,51 @@ def _pod_spec(spec: _Reader) -> model.PodSpec:
         raise _forbid(spec.at("resourceClaims"), "resourceclaims")
     if spec.data.get("ephemeralContainers"):
         raise spec.fail("ephemeralContainers", "static pods do not support ephemeral containers")
-    volumes = tuple((v.str("name", required=True), _volume(v)) for v in spec.list("volumes"))
+    volumes = tuple((v.text("name", required=True), _volume(v)) for v in spec.items("volumes"))
     _unique([n for n, _ in volumes], spec.at("volumes"), "volume name")
     for vol_name, _ in volumes:
         if len(vol_name) > 63 or not _DNS_LABEL.match(vol_name):
             raise spec.fail("volumes", f"volume name {vol_name!r} must be a lower-case DNS label")
-    host_network = spec.bool("hostNetwork")
+    host_network = spec.flag("hostNetwork")
     names = {n for n, _ in volumes}
-    containers = tuple(_container(c, names, host_network) for c in spec.list("containers"))
+    containers = tuple(_container(c, names, host_network) for c in spec.items("containers"))
     if not containers:
         raise spec.fail("containers", "at least one container is required")
-    init = tuple(_container(c, names, host_network) for c in spec.list("initContainers"))
+    init = tuple(_container(c, names, host_network) for c in spec.items("initContainers"))
     _unique([c.name for c in (*init, *containers)], spec.at("containers"), "container name")
-    restart = spec.str("restartPolicy", "Always")
+    restart = spec.text("restartPolicy", "Always")
     if restart not in ("Always", "OnFailure", "Never"):
         raise spec.fail("restartPolicy", f"must be Always, OnFailure or Never, not {restart!r}")
-    pod_sc = spec.map("securityContext") or _Reader({}, spec.at("securityContext"))
-    dns = spec.map("dnsConfig") or _Reader({}, spec.at("dnsConfig"))
+    pod_sc = spec.sub("securityContext") or _Reader({}, spec.at("securityContext"))
+    dns = spec.sub("dnsConfig") or _Reader({}, spec.at("dnsConfig"))
     options = []
-    for option in dns.list("options"):
+    for option in dns.items("options"):
         value = option.opt_str("value")
-        options.append(option.str("name", required=True) + (f":{value}" if value else ""))
-    aliases = tuple((a.str("ip", required=True), a.strings("hostnames")) for a in spec.list("hostAliases"))
+        options.append(option.text("name", required=True) + (f":{value}" if value else ""))
+    aliases = tuple((a.text("ip", required=True), a.strings("hostnames")) for a in spec.items("hostAliases"))
     groups = pod_sc.data.get("supplementalGroups") or []
     if not isinstance(groups, list) or not all(isinstance(g, int) for g in groups):
         raise pod_sc.fail("supplementalGroups", "must be a list of integers")
-    sysctls = tuple((s.str("name", required=True), s.str("value", "")) for s in pod_sc.list("sysctls"))
+    sysctls = tuple((s.text("name", required=True), s.text("value", "")) for s in pod_sc.items("sysctls"))
     return model.PodSpec(
         containers=tuple(_merge_pod_security(c, pod_sc) for c in containers),
         init_containers=tuple(_merge_pod_security(c, pod_sc) for c in init),
         volumes=volumes,
         restart_policy=cast("Any", restart),
-        termination_grace_period=spec.int("terminationGracePeriodSeconds", 30, minimum=0),
+        termination_grace_period=spec.number("terminationGracePeriodSeconds", 30, minimum=0),
         host_network=host_network,
-        host_pid=spec.bool("hostPID"),
-        host_ipc=spec.bool("hostIPC"),
-        share_process_namespace=spec.bool("shareProcessNamespace"),
+        host_pid=spec.flag("hostPID"),
+        host_ipc=spec.flag("hostIPC"),
+        share_process_namespace=spec.flag("shareProcessNamespace"),
         hostname=spec.opt_str("hostname"),
         subdomain=spec.opt_str("subdomain"),
-        dns_policy=spec.str("dnsPolicy", "ClusterFirst"),
+        dns_policy=spec.text("dnsPolicy", "ClusterFirst"),
         dns_nameservers=dns.strings("nameservers"),
         dns_searches=dns.strings("searches"),
         dns_options=tuple(options),
         host_aliases=aliases,
         supplemental_groups=tuple(groups),
-        fs_group=pod_sc.int("fsGroup") if pod_sc.has("fsGroup") else None,
+        fs_group=pod_sc.number("fsGroup") if pod_sc.has("fsGroup") else None,
         sysctls=sysctls,
     )
 
@@ -220,19 +222,19 @@ def _volume(vol: _Reader) -> model.Volume:
     if kind in _API_VOLUMES:
         raise _forbid(vol.at(kind), _API_VOLUMES[kind])
     if kind == "hostPath":
-        host = vol.map("hostPath") or _Reader({}, vol.at("hostPath"))
-        path = host.str("path", required=True)
+        host = vol.sub("hostPath") or _Reader({}, vol.at("hostPath"))
+        path = host.text("path", required=True)
         if not path.startswith("/"):
             raise host.fail("path", f"{path!r} must be an absolute path")
-        kind_of = host.str("type", "")
+        kind_of = host.text("type", "")
         if kind_of not in HOSTPATH_TYPES:
             raise host.fail("type", f"must be one of {', '.join(t for t in HOSTPATH_TYPES if t)}, not {kind_of!r}")
         return model.HostPathVolume(path=path, type=kind_of)
     if kind == "emptyDir":
-        empty = vol.map("emptyDir") or _Reader({}, vol.at("emptyDir"))
-        medium = empty.str("medium", "")
+        empty = vol.sub("emptyDir") or _Reader({}, vol.at("emptyDir"))
+        medium = empty.text("medium", "")
         if medium not in ("", "Memory"):
-            raise empty.fail("medium", f"must be \"\" or Memory, not {medium!r}")
+            raise empty.fail("medium", f'must be "" or Memory, not {medium!r}')
         size = empty.data.get("sizeLimit")
         try:
             limit = whole(size) if size is not None else None
@@ -240,7 +242,7 @@ def _volume(vol: _Reader) -> model.Volume:
             raise empty.fail("sizeLimit", str(exc)) from None
         return model.EmptyDirVolume(medium=medium, size_limit=limit)
     if kind == "projected":
-        for i, projection in enumerate((vol.map("projected") or _Reader({}, "")).list("sources")):
+        for i, projection in enumerate((vol.sub("projected") or _Reader({}, "")).items("sources")):
             for key, resource in _API_PROJECTIONS.items():
                 if projection.has(key):
                     raise _forbid(f"{vol.at('projected')}.sources[{i}].{key}", resource)
@@ -252,35 +254,39 @@ def _handler(parent: _Reader, *, allow_sleep: bool = False) -> model.Handler:
     if len(kinds) != 1:
         raise parent.fail("exec", f"exactly one handler (exec, httpGet, tcpSocket, grpc) is required, found {kinds}")
     kind = kinds[0]
-    sub = parent.map(kind) or _Reader({}, parent.at(kind))
+    sub = parent.sub(kind) or _Reader({}, parent.at(kind))
     if kind == "exec":
         command = sub.strings("command")
         if not command:
             raise sub.fail("command", "required")
         return model.ExecAction(command)
     if kind == "httpGet":
-        scheme = sub.str("scheme", "HTTP").upper()
+        scheme = sub.text("scheme", "HTTP").upper()
         if scheme not in ("HTTP", "HTTPS"):
             raise sub.fail("scheme", f"must be HTTP or HTTPS, not {scheme!r}")
-        headers = tuple((h.str("name", required=True), h.str("value", "")) for h in sub.list("httpHeaders"))
-        path = sub.str("path", "/") or "/"
+        headers = tuple((h.text("name", required=True), h.text("value", "")) for h in sub.items("httpHeaders"))
+        path = sub.text("path", "/") or "/"
         return model.HTTPGetAction(
-            port=sub.port("port"), path=path, scheme=cast("Any", scheme), host=sub.opt_str("host") or None, headers=headers
+            port=sub.port("port"),
+            path=path,
+            scheme=cast("Any", scheme),
+            host=sub.opt_str("host") or None,
+            headers=headers,
         )
     if kind == "tcpSocket":
         return model.TCPSocketAction(port=sub.port("port"), host=sub.opt_str("host") or None)
     if kind == "grpc":
-        return model.GRPCAction(port=sub.int("port", minimum=1), service=sub.str("service", ""))
+        return model.GRPCAction(port=sub.number("port", minimum=1), service=sub.text("service", ""))
     if not allow_sleep:
         raise parent.fail("sleep", "sleep is only valid in lifecycle hooks")
-    return model.SleepAction(seconds=sub.int("seconds", minimum=0))
+    return model.SleepAction(seconds=sub.number("seconds", minimum=0))
 
 
 def _probe(c: _Reader, key: str) -> model.Probe | None:
-    probe = c.map(key)
+    probe = c.sub(key)
     if probe is None:
         return None
-    success = probe.int("successThreshold", 1, minimum=1)
+    success = probe.number("successThreshold", 1, minimum=1)
     if key != "readinessProbe" and success != 1:
         raise probe.fail("successThreshold", f"must be 1 for {key}")
     grace = probe.data.get("terminationGracePeriodSeconds")
@@ -288,50 +294,54 @@ def _probe(c: _Reader, key: str) -> model.Probe | None:
         raise probe.fail("terminationGracePeriodSeconds", "must not be set for readinessProbe")
     return model.Probe(
         handler=_handler(probe),
-        initial_delay=probe.int("initialDelaySeconds", 0, minimum=0),
-        period=probe.int("periodSeconds", 10, minimum=1),
-        timeout=probe.int("timeoutSeconds", 1, minimum=1),
+        initial_delay=probe.number("initialDelaySeconds", 0, minimum=0),
+        period=probe.number("periodSeconds", 10, minimum=1),
+        timeout=probe.number("timeoutSeconds", 1, minimum=1),
         success_threshold=success,
-        failure_threshold=probe.int("failureThreshold", 3, minimum=1),
-        termination_grace_period=probe.int("terminationGracePeriodSeconds", minimum=1) if grace is not None else None,
+        failure_threshold=probe.number("failureThreshold", 3, minimum=1),
+        termination_grace_period=probe.number("terminationGracePeriodSeconds", minimum=1)
+        if grace is not None
+        else None,
     )
 
 
 def _env(c: _Reader) -> tuple[model.EnvVar, ...]:
     if c.data.get("envFrom"):
-        first = c.list("envFrom")[0]
+        first = c.items("envFrom")[0]
         resource = "secrets" if first.has("secretRef") else "configmaps"
         raise _forbid(c.at("envFrom"), resource)
     out = []
-    for env in c.list("env"):
-        name = env.str("name", required=True)
-        source = env.map("valueFrom")
+    for env in c.items("env"):
+        name = env.text("name", required=True)
+        source = env.sub("valueFrom")
         if source is None:
-            out.append(model.EnvVar(name=name, value=env.str("value", "")))
+            out.append(model.EnvVar(name=name, value=env.text("value", "")))
             continue
         if source.has("secretKeyRef"):
             raise _forbid(source.at("secretKeyRef"), "secrets")
         if source.has("configMapKeyRef"):
             raise _forbid(source.at("configMapKeyRef"), "configmaps")
-        field_ref = source.map("fieldRef")
+        field_ref = source.sub("fieldRef")
         if field_ref is not None:
-            path = field_ref.str("fieldPath", required=True)
+            path = field_ref.text("fieldPath", required=True)
             if path not in _FIELD_PATHS and not re.match(r"^metadata\.(labels|annotations)\['[^']+'\]$", path):
                 raise field_ref.fail("fieldPath", f"unsupported field path {path!r}")
             out.append(model.EnvVar(name=name, field_path=path))
             continue
-        res = source.map("resourceFieldRef")
+        res = source.sub("resourceFieldRef")
         if res is None:
             raise source.fail("fieldRef", "one of fieldRef or resourceFieldRef is required")
-        out.append(model.EnvVar(name=name, resource=(res.str("resource", required=True), str(res.data.get("divisor", "1")))))
+        out.append(
+            model.EnvVar(name=name, resource=(res.text("resource", required=True), str(res.data.get("divisor", "1"))))
+        )
     return tuple(out)
 
 
 def _resources(c: _Reader) -> model.Resources:
-    res = c.map("resources") or _Reader({}, c.at("resources"))
+    res = c.sub("resources") or _Reader({}, c.at("resources"))
     values: dict[str, int | None] = {}
     for part in ("requests", "limits"):
-        section = res.map(part) or _Reader({}, res.at(part))
+        section = res.sub(part) or _Reader({}, res.at(part))
         try:
             values[f"cpu_{part}"] = milli(section.data["cpu"]) if "cpu" in section.data else None
             values[f"mem_{part}"] = whole(section.data["memory"]) if "memory" in section.data else None
@@ -350,17 +360,17 @@ def _resources(c: _Reader) -> model.Resources:
 
 
 def _security(c: _Reader) -> model.SecurityContext:
-    sc = c.map("securityContext")
+    sc = c.sub("securityContext")
     if sc is None:
         return model.SecurityContext()
-    caps = sc.map("capabilities") or _Reader({}, sc.at("capabilities"))
-    seccomp = sc.map("seccompProfile")
+    caps = sc.sub("capabilities") or _Reader({}, sc.at("capabilities"))
+    seccomp = sc.sub("seccompProfile")
     return model.SecurityContext(
-        privileged=sc.bool("privileged"),
-        run_as_user=sc.int("runAsUser", minimum=0) if sc.has("runAsUser") else None,
-        run_as_group=sc.int("runAsGroup", minimum=0) if sc.has("runAsGroup") else None,
-        read_only_root_filesystem=sc.bool("readOnlyRootFilesystem"),
-        allow_privilege_escalation=sc.bool("allowPrivilegeEscalation") if sc.has("allowPrivilegeEscalation") else None,
+        privileged=sc.flag("privileged"),
+        run_as_user=sc.number("runAsUser", minimum=0) if sc.has("runAsUser") else None,
+        run_as_group=sc.number("runAsGroup", minimum=0) if sc.has("runAsGroup") else None,
+        read_only_root_filesystem=sc.flag("readOnlyRootFilesystem"),
+        allow_privilege_escalation=sc.flag("allowPrivilegeEscalation") if sc.has("allowPrivilegeEscalation") else None,
         capabilities_add=caps.strings("add"),
         capabilities_drop=caps.strings("drop"),
         seccomp=_seccomp(seccomp) if seccomp else None,
@@ -368,9 +378,9 @@ def _security(c: _Reader) -> model.SecurityContext:
 
 
 def _seccomp(profile: _Reader) -> str:
-    kind = profile.str("type", required=True)
+    kind = profile.text("type", required=True)
     if kind == "Localhost":
-        return f"Localhost:{profile.str('localhostProfile', required=True)}"
+        return f"Localhost:{profile.text('localhostProfile', required=True)}"
     if kind not in ("RuntimeDefault", "Unconfined"):
         raise profile.fail("type", f"must be RuntimeDefault, Unconfined or Localhost, not {kind!r}")
     return kind
@@ -379,12 +389,16 @@ def _seccomp(profile: _Reader) -> str:
 def _merge_pod_security(container: model.Container, pod_sc: _Reader) -> model.Container:
     """Pod-level runAsUser/runAsGroup/seccompProfile apply where the container does not set its own."""
     sec = container.security
-    user = sec.run_as_user if sec.run_as_user is not None else (pod_sc.int("runAsUser") if pod_sc.has("runAsUser") else None)
+    user = (
+        sec.run_as_user
+        if sec.run_as_user is not None
+        else (pod_sc.number("runAsUser") if pod_sc.has("runAsUser") else None)
+    )
     group = sec.run_as_group
     if group is None and pod_sc.has("runAsGroup"):
-        group = pod_sc.int("runAsGroup")
+        group = pod_sc.number("runAsGroup")
     seccomp = sec.seccomp
-    pod_seccomp = pod_sc.map("seccompProfile")
+    pod_seccomp = pod_sc.sub("seccompProfile")
     if seccomp is None and pod_seccomp is not None:
         seccomp = _seccomp(pod_seccomp)
     if (user, group, seccomp) == (sec.run_as_user, sec.run_as_group, sec.seccomp):
@@ -395,38 +409,36 @@ def _merge_pod_security(container: model.Container, pod_sc: _Reader) -> model.Co
 
 
 def _container(c: _Reader, volumes: set[str], host_network: bool) -> model.Container:
-    name = c.str("name", required=True)
+    name = c.text("name", required=True)
     if len(name) > 63 or not _DNS_LABEL.match(name):
         raise c.fail("name", f"{name!r} must be a lower-case DNS label")
-    image = c.str("image", required=True).strip()
-    policy = c.str("imagePullPolicy", "IfNotPresent")
+    image = c.text("image", required=True).strip()
+    policy = c.text("imagePullPolicy", "IfNotPresent")
     if policy not in ("Always", "IfNotPresent", "Never"):
         raise c.fail("imagePullPolicy", f"must be Always, IfNotPresent or Never, not {policy!r}")
     ports = []
-    for p in c.list("ports"):
-        number = p.int("containerPort", minimum=1)
+    for p in c.items("ports"):
+        number = p.number("containerPort", minimum=1)
         if number > 65535:
             raise p.fail("containerPort", f"must be at most 65535, not {number}")
-        protocol = p.str("protocol", "TCP")
+        protocol = p.text("protocol", "TCP")
         if protocol not in ("TCP", "UDP", "SCTP"):
             raise p.fail("protocol", f"must be TCP, UDP or SCTP, not {protocol!r}")
-        host_port = p.int("hostPort", minimum=0) if p.has("hostPort") else None
+        host_port = p.number("hostPort", minimum=0) if p.has("hostPort") else None
         if host_network and host_port not in (None, number):
             raise p.fail("hostPort", "must equal containerPort when hostNetwork is true")
-        ports.append(
-            model.Port(number, protocol, p.opt_str("name"), host_port or None, p.opt_str("hostIP") or None)
-        )
+        ports.append(model.Port(number, protocol, p.opt_str("name"), host_port or None, p.opt_str("hostIP") or None))
     mounts = []
-    for m in c.list("volumeMounts"):
-        mount_name = m.str("name", required=True)
+    for m in c.items("volumeMounts"):
+        mount_name = m.text("name", required=True)
         if mount_name not in volumes:
             raise m.fail("name", f"no volume named {mount_name!r} in spec.volumes")
         mounts.append(
-            model.VolumeMount(mount_name, m.str("mountPath", required=True), m.bool("readOnly"), m.str("subPath", ""))
+            model.VolumeMount(mount_name, m.text("mountPath", required=True), m.flag("readOnly"), m.text("subPath", ""))
         )
     _unique([m.mount_path for m in mounts], c.at("volumeMounts"), "mountPath")
-    lifecycle = c.map("lifecycle")
-    pre_stop_reader = lifecycle.map("preStop") if lifecycle else None
+    lifecycle = c.sub("lifecycle")
+    pre_stop_reader = lifecycle.sub("preStop") if lifecycle else None
     return model.Container(
         name=name,
         image=image,
@@ -443,8 +455,8 @@ def _container(c: _Reader, volumes: set[str], host_network: bool) -> model.Conta
         readiness=_probe(c, "readinessProbe"),
         startup=_probe(c, "startupProbe"),
         pre_stop=_handler(pre_stop_reader, allow_sleep=True) if pre_stop_reader else None,
-        termination_message_path=c.str("terminationMessagePath", "/dev/termination-log"),
-        termination_message_policy=c.str("terminationMessagePolicy", "File"),
-        stdin=c.bool("stdin"),
-        tty=c.bool("tty"),
+        termination_message_path=c.text("terminationMessagePath", "/dev/termination-log"),
+        termination_message_policy=c.text("terminationMessagePolicy", "File"),
+        stdin=c.flag("stdin"),
+        tty=c.flag("tty"),
     )

@@ -41,7 +41,7 @@ def parse_time(value: Any) -> datetime | None:
     head, dot, rest = text.partition(".")
     if dot:  # Python wants at most 6 fraction digits
         digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -3,9 +3,10 @@
     .venv/bin/python -m bootstrap.render.precompiled      # regenerate after editing templates/manifests/*.j2
 
 Each built-in template has a module bootstrap/render/compiled/tmpl_<sha1 of name>.py holding Jinja's generated code
-and the SHA-256 of the template source it came from. The engine's loader uses a module only when that hash matches
-the template file it would otherwise compile, so an edited template (or an operator's --templates-dir file) is
-simply compiled as usual; tests/unit/render/test_precompiled.py fails when the modules are stale.
+and the SHA-256 of the template source (and Jinja version) it came from. The engine's loader uses a module only when
+that hash matches the template file it would otherwise compile, so an edited template, an operator's
+--templates-dir file or another Jinja is simply compiled as usual; tests/unit/render/test_precompiled.py fails
+when the modules are stale.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ def module_name(template: str) -> str:
 
 
 def source_hash(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()
+    """SHA-256 of the template source and the Jinja version (generated code is only valid for the Jinja that made
+    it)."""
+    import jinja2
+
+    return hashlib.sha256(f"jinja2 {jinja2.__version__}\n{source}".encode()).hexdigest()
 
 
 def lookup(template: str, source: str, environment: Any) -> dict[str, Any] | None:

@@ -98,14 +98,14 @@ def check(host: str, port: int, service: str, timeout: float, user_agent: str = 
             )
             data = _read_response(sock, deadline)
     except (OSError, ValueError) as exc:
-        return False, f"timeout: failed to connect service \"{host}:{port}\" within {timeout:g}s: {exc}"
+        return False, f'timeout: failed to connect service "{host}:{port}" within {timeout:g}s: {exc}'
     if len(data) < 5:
         return False, "rpc error: the server sent no health status (is the service registered?)"
     status = _health_status(data[5 : 5 + struct.unpack(">I", data[1:5])[0]])
     name = _STATUS.get(status, str(status))
     if status == 1:
         return True, ""
-    return False, f"service unhealthy (responded with \"{name}\")"
+    return False, f'service unhealthy (responded with "{name}")'
 
 
 def _read_response(sock: socket.socket, deadline: float) -> bytes:

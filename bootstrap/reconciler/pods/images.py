@@ -38,7 +38,9 @@ def ensure_image(
         recorder.event("Warning", "ErrImageNeverPull", message, pod=pod, container=container)
         return Waiting("ErrImageNeverPull", message)
     if present and policy != "Always":
-        recorder.event("Normal", "Pulled", f'Container image "{image}" already present on machine', pod=pod, container=container)
+        recorder.event(
+            "Normal", "Pulled", f'Container image "{image}" already present on machine', pod=pod, container=container
+        )
         return None
     key = f"{pod.uid}_{container}_{image}"
     now = time.time()

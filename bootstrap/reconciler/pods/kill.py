@@ -34,17 +34,17 @@ def kill_container(
     """Run preStop (bounded by `grace`), then stop with the rest of the grace period (at least 2 s)."""
     name = record.container_name
     recorder.event("Normal", "Killing", message or f"Stopping container {name}", pod=pod, container=name)
-    handler = container.pre_stop if container else naming.handler_from_json(
-        record.labels.get(naming.ANNOTATION + naming.PRE_STOP)
+    handler = (
+        container.pre_stop
+        if container
+        else naming.handler_from_json(record.labels.get(naming.ANNOTATION + naming.PRE_STOP))
     )
     if handler is not None and grace > 0:
         began = time.monotonic()
         spec = container or model.Container(name=name, image=record.image)
         ok, detail = prober.run(handler, prober.Target(spec, record.id, pod_ip or "127.0.0.1"), runtime, grace)
         if not ok:
-            recorder.event(
-                "Warning", "FailedPreStopHook", f"PreStopHook failed: {detail}", pod=pod, container=name
-            )
+            recorder.event("Warning", "FailedPreStopHook", f"PreStopHook failed: {detail}", pod=pod, container=name)
         grace -= int(time.monotonic() - began)
     runtime.stop(record.id, max(grace, constants.MIN_CONTAINER_GRACE_SECONDS))
 
@@ -64,7 +64,9 @@ def kill_pod(
     apps = [r for r in records if r.running and not r.is_sandbox]
     grace = max(grace, 1)  # "no matter what, we always supply a grace period of 1"
     if apps:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(apps)), thread_name_prefix="kbs-kill") as pool:
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(8, len(apps)), thread_name_prefix="kbs-kill"
+        ) as pool:
             futures = [
                 pool.submit(
                     kill_container,

@@ -10,7 +10,7 @@ PodReadyToStartContainers, Initialized, ContainersReady and Ready, keeping their
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +69,7 @@ def container_status(
     records: list[ContainerRecord],
     probes: PodProbes,
     waiting: Waiting | None,
+    *,
     message_file: Callable[[int], Path] | None = None,
 ) -> ContainerStatus:
     past = history(records, container.name)
@@ -76,9 +77,16 @@ def container_status(
     previous = past[-2] if len(past) > 1 else None
     last_state = None
     if latest is None:
-        state = ContainerState("waiting", reason=(waiting.reason if waiting else "ContainerCreating"), message=(waiting.message or None) if waiting else None)
+        state = ContainerState(
+            "waiting",
+            reason=(waiting.reason if waiting else "ContainerCreating"),
+            message=(waiting.message or None) if waiting else None,
+        )
         return ContainerStatus(name=container.name, state=state, image=container.image, started=False)
-    file_of = message_file or (lambda _n: None)  # type: ignore[return-value]
+
+    def file_of(n: int) -> Path | None:
+        return message_file(n) if message_file else None
+
     if latest.running:
         state = ContainerState("running", started_at=latest.started_at)
         if previous is not None and not previous.running:
@@ -143,7 +151,7 @@ def pod_phase(
 
 
 def _condition(
-    kind: str, ok: bool, previous: Mapping[str, PodCondition], now: datetime, reason: str = "", message: str = ""
+    kind: str, ok: bool, previous: Mapping[str, PodCondition], now: datetime, *, reason: str = "", message: str = ""
 ) -> PodCondition:
     status: Literal["True", "False"] = "True" if ok else "False"
     before = previous.get(kind)
@@ -169,10 +177,12 @@ def build_status(
         return (lambda n: message_file(name, n)) if message_file else None
 
     init = tuple(
-        container_status(c, records, probes, waiting.get(c.name), file_for(c.name)) for c in pod.spec.init_containers
+        container_status(c, records, probes, waiting.get(c.name), message_file=file_for(c.name))
+        for c in pod.spec.init_containers
     )
     regular = tuple(
-        container_status(c, records, probes, waiting.get(c.name), file_for(c.name)) for c in pod.spec.containers
+        container_status(c, records, probes, waiting.get(c.name), message_file=file_for(c.name))
+        for c in pod.spec.containers
     )
     phase = pod_phase(pod.spec, regular, init)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -190,11 +200,13 @@ def build_status(
             not incomplete,
             before,
             now,
-            "ContainersNotInitialized",
-            f"containers with incomplete status: [{' '.join(incomplete)}]",
+            reason="ContainersNotInitialized",
+            message=f"containers with incomplete status: [{' '.join(incomplete)}]",
         ),
-        _condition("Ready", not unready and not done, before, now, ready_reason, ready_message),
-        _condition("ContainersReady", not unready and not done, before, now, ready_reason, ready_message),
+        _condition("Ready", not unready and not done, before, now, reason=ready_reason, message=ready_message),
+        _condition(
+            "ContainersReady", not unready and not done, before, now, reason=ready_reason, message=ready_message
+        ),
         _condition("PodScheduled", True, before, now),
     )
     if pod.spec.host_network:

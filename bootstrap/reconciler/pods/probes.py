@@ -58,9 +58,7 @@ class ProbeWorker:
         self._stop = threading.Event()
         self._last: Result | None = None
         self._run = 0
-        self._thread = threading.Thread(
-            target=self._loop, name=f"probe-{kind}-{target.container.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name=f"probe-{kind}-{target.container.name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -105,9 +103,8 @@ class ProbeWorker:
         self.result, self.message = outcome, message
         if changed:
             self._on_change()
-        if outcome == "failure" and self.kind in ("liveness", "startup"):
-            return False  # on hold until the container is replaced
-        return True
+        # After a liveness or startup failure the worker is on hold until the container is replaced.
+        return not (outcome == "failure" and self.kind in ("liveness", "startup"))
 
 
 class PodProbes:
@@ -133,7 +130,16 @@ class PodProbes:
     ) -> None:
         """Start the workers for a running container instance (idempotent)."""
         target = prober.Target(container, container_id, pod_ip)
-        for kind, probe in (("startup", container.startup), ("liveness", container.liveness), ("readiness", container.readiness)):
+        kinds: tuple[tuple[model.ProbeKind, model.Probe | None], ...] = (
+            ("startup", container.startup),
+            ("liveness", container.liveness),
+            ("readiness", container.readiness),
+        )
+
+        def started() -> bool:
+            return self.started(container_id, container)
+
+        for kind, probe in kinds:
             if probe is None:
                 continue
             key = (container_id, kind)
@@ -144,7 +150,7 @@ class PodProbes:
                 if adopted and initial_ready and kind in ("readiness", "startup"):
                     initial = "success"  # it was ready before the reconciler restarted: do not flap
                 worker = ProbeWorker(
-                    kind,  # type: ignore[arg-type]
+                    kind,
                     probe,
                     target,
                     started_at,
@@ -152,7 +158,7 @@ class PodProbes:
                     recorder=self._recorder,
                     pod=self._pod,
                     on_change=self._on_change,
-                    started=lambda cid=container_id: self.started(cid, container),
+                    started=started,
                     initial_jitter=adopted,
                     initial=initial,
                 )
@@ -191,8 +197,9 @@ class PodProbes:
         return self.result(container_id, "readiness") == "success"
 
     def failed(self, container_id: str) -> model.ProbeKind | None:
-        """"liveness" or "startup" when that probe has failed for this container instance."""
-        for kind in ("startup", "liveness"):
-            if self.result(container_id, kind) == "failure":  # type: ignore[arg-type]
-                return kind  # type: ignore[return-value]
+        """Which probe ("startup" or "liveness") has failed for this container instance, if any."""
+        kinds: tuple[model.ProbeKind, ...] = ("startup", "liveness")
+        for kind in kinds:
+            if self.result(container_id, kind) == "failure":
+                return kind
         return None

@@ -88,6 +88,7 @@ class PodWorker:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._terminate = False
+        self._shutdown = False
         self._grace: int | None = None
         self._started = False
         self._blocked_logged = False
@@ -116,6 +117,15 @@ class PodWorker:
             self._grace = grace
         self.wake()
 
+    def shutdown(self) -> None:
+        """Stop the thread (and probes) without touching the containers: the reconciler is exiting."""
+        self._shutdown = True
+        self.wake()
+
+    @property
+    def last_status(self) -> PodStatus | None:
+        return self._last_status
+
     @property
     def terminating(self) -> bool:
         return self._terminate
@@ -135,16 +145,24 @@ class PodWorker:
     def _run(self) -> None:
         resync = self.host.settings.resync_period
         timeout: float | None = None
+        not_before = 0.0  # after a failed sync, wake-ups wait for the error backoff (no hot retry loops)
         while True:
             self._wake.wait(timeout)
             self._wake.clear()
+            while not (self._shutdown or self._terminate) and time.monotonic() < not_before:
+                self._wake.wait(not_before - time.monotonic())
+                self._wake.clear()
+            if self._shutdown:
+                self.probes.stop_all()
+                return
             if self._terminate:
                 self._finish()
                 return
             if not self._started:
                 if not self.host.may_start(self):
                     if not self._blocked_logged:
-                        log(_log, logging.INFO, "Pod cannot start yet: an older pod with the same name is stopping", pod=self.pod.describe())
+                        message = "Pod cannot start yet: an older pod with the same name is stopping"
+                        log(_log, logging.INFO, message, pod=self.pod.describe())
                         self._blocked_logged = True
                     self._publish([], None)
                     self.synced.set()
@@ -152,16 +170,28 @@ class PodWorker:
                     continue
                 self._started = True
                 self._start_time = datetime.now(UTC).replace(microsecond=0)
-            try:
-                plan = self._sync()
-                timeout = min(plan.wake_in, resync) if plan.wake_in is not None else resync * random.uniform(1, 1.5)
-            except RuntimeUnavailableError as exc:
-                log(_log, logging.WARNING, "Docker is not reachable, will retry", pod=self.pod.describe(), error=exc.message)
-                timeout = constants.POD_WORKER_ERROR_BACKOFF * random.uniform(1, 1.5)
-            except Exception as exc:  # noqa: BLE001 - one pod's failure must not kill its worker
-                _log.exception("sync failed", extra={"kbs": {"pod": self.pod.describe(), "error": str(exc)}})
-                timeout = constants.POD_WORKER_ERROR_BACKOFF * random.uniform(1, 1.5)
+            timeout, not_before = self._sync_once(resync)
             self.synced.set()
+
+    def _sync_once(self, resync: float) -> tuple[float, float]:
+        """One sync; returns (seconds until the next one, monotonic time before which wake-ups are deferred)."""
+        error_wait = constants.POD_WORKER_ERROR_BACKOFF * random.uniform(1, 1.5)
+        try:
+            plan = self._sync()
+        except RuntimeUnavailableError as exc:
+            log(
+                _log, logging.WARNING, "Docker is not reachable, will retry", pod=self.pod.describe(), error=exc.message
+            )
+            return error_wait, 0.0  # the event watcher wakes the worker as soon as Docker answers again
+        except KbsError as exc:
+            log(_log, logging.WARNING, "Sync failed, will retry", pod=self.pod.describe(), error=exc.message)
+            return error_wait, time.monotonic() + error_wait
+        except Exception as exc:
+            _log.exception("sync failed", extra={"kbs": {"pod": self.pod.describe(), "error": str(exc)}})
+            return error_wait, time.monotonic() + error_wait
+        if plan.wake_in is not None:
+            return min(plan.wake_in, resync), 0.0
+        return resync * random.uniform(1, 1.5), 0.0
 
     def _ctx(self, sandbox: ContainerRecord | None) -> translate.PodContext:
         ip = self.host.node_ip if self.pod.spec.host_network else (sandbox.ip if sandbox and sandbox.ip else "")
@@ -169,6 +199,7 @@ class PodWorker:
 
     def _sync(self) -> _Plan:
         runtime, pod, plan = self.host.runtime, self.pod, _Plan()
+        log(_log, logging.DEBUG, "Syncing pod", pod=pod.describe())
         records = runtime.list(self.uid)
         sandbox = self._sandbox(records)
         if sandbox is None:
@@ -176,7 +207,9 @@ class PodWorker:
             to_start = [c for c in pod.spec.containers if self._should_restart(self._latest(records, c.name))]
             if ran and (pod.spec.restart_policy == "Never" or not to_start):
                 # The pod is done: make sure nothing runs, do not create a sandbox just to stop it again.
-                kill.kill_pod(runtime, self.host.recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod)
+                kill.kill_pod(
+                    runtime, self.host.recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod
+                )
                 self._publish(runtime.list(self.uid), None)
                 return plan
             sandbox = self._new_sandbox(records)
@@ -211,10 +244,22 @@ class PodWorker:
             try:
                 self.host.runtime.remove(record.id)
             except RuntimeOperationError as exc:
-                log(_log, logging.WARNING, "Cannot remove dead container", pod=self.pod.describe(), container=record.name, error=exc.message)
+                log(
+                    _log,
+                    logging.WARNING,
+                    "Cannot remove dead container",
+                    pod=self.pod.describe(),
+                    container=record.name,
+                    error=exc.message,
+                )
         current = self.host.runtime.inspect(sandbox.id) or sandbox
         running = {r.id for r in records if r.running and not r.is_sandbox}
         self.probes.prune(running)
+        ctx = self._ctx(current)
+        for container in (*self.pod.spec.init_containers, *self.pod.spec.containers):
+            latest = self._latest(records, container.name)
+            if latest is not None and latest.running:
+                self._ensure_probes(container, latest, ctx)
         self._publish(records, current)
 
     # --- sandbox ----------------------------------------------------------------------------------------------
@@ -227,11 +272,15 @@ class PodWorker:
         runtime, pod, recorder = self.host.runtime, self.pod, self.host.recorder
         sandboxes = sorted((r for r in records if r.is_sandbox), key=lambda r: r.attempt)
         if sandboxes:
-            recorder.event("Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", pod=self.ref)
+            recorder.event(
+                "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", pod=self.ref
+            )
             kill.kill_pod(runtime, recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod)
         attempt = sandboxes[-1].attempt + 1 if sandboxes else 0
         pause = self.host.settings.pause_image
-        waiting = ensure_image(runtime, recorder, self.host.image_backoff, image=pause, policy="IfNotPresent", pod=self.ref, container=None)
+        waiting = ensure_image(
+            runtime, recorder, self.host.image_backoff, image=pause, policy="IfNotPresent", pod=self.ref, container=None
+        )
         if waiting is not None:
             for container in (*pod.spec.init_containers, *pod.spec.containers):
                 self.waiting[container.name] = waiting
@@ -241,7 +290,9 @@ class PodWorker:
             sandbox_id = runtime.create(spec)
             runtime.start(sandbox_id)
         except RuntimeOperationError as exc:
-            recorder.event("Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc.message}", pod=self.ref)
+            recorder.event(
+                "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc.message}", pod=self.ref
+            )
             raise
         log(_log, logging.INFO, "Created pod sandbox", pod=pod.describe(), sandbox=spec.name)
         return runtime.inspect(sandbox_id)
@@ -304,7 +355,9 @@ class PodWorker:
             probe = container.liveness if failed == "liveness" else container.startup if failed == "startup" else None
             if probe is not None and probe.termination_grace_period is not None:
                 grace = probe.termination_grace_period
-            kill.kill_container(runtime, recorder, self.ref, latest, grace, container=container, message=reason, pod_ip=ctx.pod_ip)
+            kill.kill_container(
+                runtime, recorder, self.ref, latest, grace, container=container, message=reason, pod_ip=ctx.pod_ip
+            )
             self.probes.prune({r.id for r in records if r.running and r.id != latest.id})
             latest = runtime.inspect(latest.id) or latest
             killed = True
@@ -317,12 +370,13 @@ class PodWorker:
             left = self.host.crash_backoff.remaining(key, finished.timestamp())
             if left > 0:
                 current = format_duration(self.host.crash_backoff.current(key))
-                message = f"back-off {current} restarting failed container={container.name} pod={self.pod.name}_{self.pod.namespace}({self.uid})"
+                who = f"{self.pod.name}_{self.pod.namespace}({self.uid})"
+                message = f"back-off {current} restarting failed container={container.name} pod={who}"
                 if self.waiting.get(container.name, Waiting("")).reason != "CrashLoopBackOff":
                     recorder.event(
                         "Warning",
                         "BackOff",
-                        f"Back-off restarting failed container {container.name} in pod {self.pod.name}_{self.pod.namespace}({self.uid})",
+                        f"Back-off restarting failed container {container.name} in pod {who}",
                         pod=self.ref,
                         container=container.name,
                     )
@@ -353,7 +407,9 @@ class PodWorker:
         if adopted and self._last_status is not None:
             before = self._last_status.container(container.name)
             was_ready = before is not None and before.ready and before.container_id == f"docker://{record.id}"
-        self.probes.ensure(container, record.id, ctx.pod_ip or "127.0.0.1", record.started_at, adopted=adopted, initial_ready=was_ready)
+        self.probes.ensure(
+            container, record.id, ctx.pod_ip or "127.0.0.1", record.started_at, adopted=adopted, initial_ready=was_ready
+        )
 
     def _start_container(
         self,
@@ -367,7 +423,13 @@ class PodWorker:
     ) -> None:
         runtime, recorder = self.host.runtime, self.host.recorder
         waiting = ensure_image(
-            runtime, recorder, self.host.image_backoff, image=container.image, policy=container.image_pull_policy, pod=self.ref, container=container.name
+            runtime,
+            recorder,
+            self.host.image_backoff,
+            image=container.image,
+            policy=container.image_pull_policy,
+            pod=self.ref,
+            container=container.name,
         )
         if waiting is not None:
             self.waiting[container.name] = waiting
@@ -383,12 +445,16 @@ class PodWorker:
             plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
             return
         except RuntimeOperationError as exc:
-            reason = "CreateContainerConfigError" if exc.reason == "CreateContainerConfigError" else "CreateContainerError"
+            reason = (
+                "CreateContainerConfigError" if exc.reason == "CreateContainerConfigError" else "CreateContainerError"
+            )
             recorder.event("Warning", "Failed", f"Error: {exc.message}", pod=self.ref, container=container.name)
             self.waiting[container.name] = Waiting(reason, exc.message)
             plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
             return
-        recorder.event("Normal", "Created", f"Created container: {container.name}", pod=self.ref, container=container.name)
+        recorder.event(
+            "Normal", "Created", f"Created container: {container.name}", pod=self.ref, container=container.name
+        )
         try:
             runtime.start(container_id)
         except RuntimeOperationError as exc:
@@ -397,10 +463,14 @@ class PodWorker:
             plan.soon(0.1)  # the dead record now goes through the crash-loop backoff
             return
         self.waiting.pop(container.name, None)
-        recorder.event("Normal", "Started", f"Started container {container.name}", pod=self.ref, container=container.name)
+        recorder.event(
+            "Normal", "Started", f"Started container {container.name}", pod=self.ref, container=container.name
+        )
 
     # --- status -----------------------------------------------------------------------------------------------
-    def _publish(self, records: list[ContainerRecord], sandbox: ContainerRecord | None, *, terminating: bool = False) -> None:
+    def _publish(
+        self, records: list[ContainerRecord], sandbox: ContainerRecord | None, *, terminating: bool = False
+    ) -> None:
         ctx_dir = self.pod_dir
         status = build_status(
             self.pod,
@@ -442,7 +512,9 @@ class PodWorker:
             except KbsError as exc:
                 if time.monotonic() > deadline:
                     break
-                log(_log, logging.WARNING, "Cannot stop pod yet, will retry", pod=self.pod.describe(), error=exc.message)
+                log(
+                    _log, logging.WARNING, "Cannot stop pod yet, will retry", pod=self.pod.describe(), error=exc.message
+                )
                 time.sleep(constants.POD_WORKER_ERROR_BACKOFF)
         shutil.rmtree(self.pod_dir, ignore_errors=True)
         self.host.crash_backoff.forget(f"{self.uid}_")

@@ -153,6 +153,9 @@ class Runtime(Protocol):
     def list(self, pod_uid: str | None = None) -> list[ContainerRecord]:
         """Every container of this instance (any state), or only one pod's."""
 
+    def inspect(self, container_id: str) -> ContainerRecord | None:
+        """One container, None if it is gone."""
+
     def image_present(self, image: str) -> bool: ...
 
     def image_id(self, image: str) -> str: ...

@@ -15,10 +15,12 @@ import contextlib
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.utils
 import requests.exceptions
 from docker.types import LogConfig
 
@@ -30,7 +32,19 @@ from bootstrap.reconciler.status import parse_time
 
 API_VERSION = "1.41"
 _T = TypeVar("_T")
-_WATCHED = frozenset({"create", "start", "die", "oom", "destroy", "kill", "stop"})
+_WATCHED = frozenset({"die", "oom", "destroy"})  # what a pod worker must react to; its own creates and starts are not
+_CAP_SYS_RESOURCE = 24
+
+
+def can_lower_oom_score() -> bool:
+    """Whether this host lets root set negative OOM scores (CAP_SYS_RESOURCE; missing in some sandboxes)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> _CAP_SYS_RESOURCE & 1)
+    except (OSError, ValueError):
+        pass
+    return True
 
 
 def record_from_inspect(data: dict[str, Any]) -> ContainerRecord:
@@ -69,27 +83,30 @@ class DockerRuntime:
         self._cache: dict[str, tuple[str, ContainerRecord]] = {}
         self._lock = threading.Lock()
         self._watch_stream: Any = None
+        local = base_url is None or base_url.startswith("unix://")
+        # runc fails to start a container with a negative OOM score where it may not set one; the kubelet has
+        # the same problem in such sandboxes. Containers then keep the default score instead of failing.
+        self.negative_oom_score = can_lower_oom_score() if local else True
 
     # --- plumbing -------------------------------------------------------------------------------------------
     @property
     def where(self) -> str:
         return self._base_url or "the default socket ($DOCKER_HOST or unix:///var/run/docker.sock)"
 
-    def _client(self, timeout: int | None = None) -> docker.APIClient:
-        kwargs: dict[str, Any] = {"version": API_VERSION, "max_pool_size": 64}
+    def _client(self, timeout: int | None) -> docker.APIClient:
+        """A client; `timeout` None for streams that may stay silent for hours (events, logs -f)."""
+        kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
         if self._base_url:
-            kwargs["base_url"] = self._base_url
-            return docker.APIClient(timeout=timeout or self._timeout, **kwargs)
-        env = docker.utils.kwargs_from_env()
-        env.update(kwargs)
-        return docker.APIClient(timeout=timeout or self._timeout, **env)
+            kwargs = {"base_url": self._base_url}
+        kwargs.update(version=API_VERSION, max_pool_size=64, timeout=timeout)
+        return docker.APIClient(**kwargs)
 
     @property
     def api(self) -> docker.APIClient:
         with self._lock:
             if self._api is None:
                 try:
-                    self._api = self._client()
+                    self._api = self._client(self._timeout)
                 except docker.errors.DockerException as exc:
                     raise self._unavailable(exc) from exc
             return self._api
@@ -118,11 +135,12 @@ class DockerRuntime:
 
     # --- Runtime protocol -------------------------------------------------------------------------------------
     def ping(self) -> str:
-        version = self._call("docker version", lambda: self.api.version())
+        version = self._call("docker version", self.api.version)
         return str(version.get("Version", "unknown"))
 
     def list(self, pod_uid: str | None = None) -> list[ContainerRecord]:
-        labels = [f"{RECONCILER_LABEL}={self.instance}"]
+        # "*" (the read-only `kbs ps` / `kbs logs`) lists the containers of every reconciler instance.
+        labels = [RECONCILER_LABEL if self.instance == "*" else f"{RECONCILER_LABEL}={self.instance}"]
         if pod_uid:
             labels.append(f"io.kubernetes.pod.uid={pod_uid}")
         rows = self._call("list containers", lambda: self.api.containers(all=True, filters={"label": labels}))
@@ -132,7 +150,10 @@ class DockerRuntime:
             cid, state = row["Id"], row.get("State", "")
             seen.add(cid)
             cached = self._cache.get(cid)
-            if cached is not None and cached[0] == state:
+            # The list view lags behind a container's exit (Docker emits "die" before its list replica is
+            # updated), so a pod's own sync re-inspects running containers; inspect waits for the exit to land.
+            fresh = pod_uid is not None and state == "running"
+            if cached is not None and cached[0] == state and not fresh:
                 out.append(cached[1])
                 continue
             record = self.inspect(cid)
@@ -157,14 +178,14 @@ class DockerRuntime:
 
     def image_present(self, image: str) -> bool:
         try:
-            self._call("inspect image", lambda: self.api.inspect_image(image))
+            self._call("inspect image", lambda: self.api.inspect_image(image))  # type: ignore[no-untyped-call]
         except ContainerGoneError:
             return False
         return True
 
     def image_id(self, image: str) -> str:
         try:
-            data = self._call("inspect image", lambda: self.api.inspect_image(image))
+            data = self._call("inspect image", lambda: self.api.inspect_image(image))  # type: ignore[no-untyped-call]
         except ContainerGoneError:
             return ""
         digests = data.get("RepoDigests") or []
@@ -179,7 +200,7 @@ class DockerRuntime:
 
     def create(self, spec: CreateSpec) -> str:
         api = self.api
-        ports: dict[str, list[tuple[str, int]]] = {}
+        ports: dict[int | str, Any] = {}
         for container_port, protocol, host_port, host_ip in spec.port_bindings:
             ports.setdefault(f"{container_port}/{protocol.lower()}", []).append((host_ip or "", host_port))
         host_config = api.create_host_config(
@@ -204,7 +225,7 @@ class DockerRuntime:
             cpu_quota=spec.cpu_quota,
             cpu_period=spec.cpu_period,
             mem_limit=spec.memory,
-            oom_score_adj=spec.oom_score_adj,
+            oom_score_adj=spec.oom_score_adj if self.negative_oom_score or (spec.oom_score_adj or 0) >= 0 else None,
             sysctls=dict(spec.sysctls) or None,
             restart_policy={"Name": "no"},  # the reconciler restarts, never Docker
             log_config=LogConfig(
@@ -277,11 +298,15 @@ class DockerRuntime:
     def logs(
         self, container_id: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
     ) -> Iterator[bytes]:
-        api = self._client(timeout=None if follow else self._timeout) if follow else self.api
+        api = self._client(None) if follow else self.api
         stream = self._call(
             "logs",
             lambda: api.logs(
-                container_id, stream=True, follow=follow, tail=tail if tail is not None else "all", timestamps=timestamps
+                container_id,
+                stream=True,
+                follow=follow,
+                tail=tail if tail is not None else "all",
+                timestamps=timestamps,
             ),
         )
         try:
@@ -291,8 +316,10 @@ class DockerRuntime:
 
     def watch(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         try:
-            api = self._client(timeout=None)  # type: ignore[arg-type]
-            stream = api.events(decode=True, filters={"type": "container", "label": [f"{RECONCILER_LABEL}={self.instance}"]})
+            api = self._client(None)
+            stream = api.events(
+                decode=True, filters={"type": "container", "label": [f"{RECONCILER_LABEL}={self.instance}"]}
+            )
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise self._unavailable(exc) from exc
         self._watch_stream = stream

@@ -119,7 +119,9 @@ class FakeRuntime:
             if error:
                 self.containers[container_id] = replace(record, state="created", exit_code=128, error=error)
                 raise RuntimeOperationError(f"start container: {error}", reason="RunContainerError")
-            self.containers[container_id] = replace(record, state="running", started_at=datetime.now(UTC), exit_code=None)
+            self.containers[container_id] = replace(
+                record, state="running", started_at=datetime.now(UTC), exit_code=None
+            )
         self.calls.append(("start", record.name))
         self._emit("start", container_id)
 

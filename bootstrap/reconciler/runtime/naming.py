@@ -81,7 +81,9 @@ def handler_from_json(text: str | None) -> model.Handler | None:
             return model.ExecAction(tuple(data["exec"]["command"]))
         if "httpGet" in data:
             h = data["httpGet"]
-            return model.HTTPGetAction(port=h["port"], path=h.get("path", "/"), scheme=h.get("scheme", "HTTP"), host=h.get("host"))
+            return model.HTTPGetAction(
+                port=h["port"], path=h.get("path", "/"), scheme=h.get("scheme", "HTTP"), host=h.get("host")
+            )
         if "tcpSocket" in data:
             return model.TCPSocketAction(port=data["tcpSocket"]["port"], host=data["tcpSocket"].get("host"))
         if "sleep" in data:

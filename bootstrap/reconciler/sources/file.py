@@ -128,7 +128,13 @@ class FileSource:
         try:
             self._notify.add_watch(str(target), _MASK)
         except OSError as exc:
-            log(_log, logging.WARNING, "Cannot watch the manifest path, relying on the periodic relist", path=str(target), error=exc.strerror)
+            log(
+                _log,
+                logging.WARNING,
+                "Cannot watch the manifest path, relying on the periodic relist",
+                path=str(target),
+                error=exc.strerror,
+            )
             self._watching = None
             return False
         self._watching = target
@@ -144,9 +150,8 @@ class FileSource:
                 continue
             if not event.name or event.name.startswith("."):
                 continue
-            if self.path.is_file() or self._watching != self.path:
-                if event.name != self.path.name:
-                    continue
+            if (self.path.is_file() or self._watching != self.path) and event.name != self.path.name:
+                continue
             changed.add(event.name)
         if rewatch:
             self._watching = None
@@ -204,7 +209,12 @@ class FileSource:
             return None
         if file.is_dir():
             if self._reported.get(key) != "directory":
-                log(_log, logging.INFO, "Provided manifest path is a directory, not recursing into manifest path", path=key)
+                log(
+                    _log,
+                    logging.INFO,
+                    "Provided manifest path is a directory, not recursing into manifest path",
+                    path=key,
+                )
                 self._reported[key] = "directory"
             return None
         if not file.is_file():
@@ -231,7 +241,7 @@ class FileSource:
         except InvalidManifestError as exc:
             parsed = _Parsed(data, None, exc.message)
             self._report(key, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a manifest can never crash the source
+        except Exception as exc:
             parsed = _Parsed(data, None, str(exc))
             self._report(key, f"cannot process: {exc}")
         self._cache[key] = parsed

@@ -34,11 +34,12 @@ def parse_body(data: bytes, *, url: str, node_name: str) -> list[model.StaticPod
         if not isinstance(items, list):
             raise InvalidManifestError("PodList items must be a list")
         pods: list[model.StaticPod] = []
-        for i, item in enumerate(items):
-            if isinstance(item, dict):
-                item = {"apiVersion": "v1", "kind": "Pod", **item}
+        for i, raw in enumerate(items):
+            item = {"apiVersion": "v1", "kind": "Pod", **raw} if isinstance(raw, dict) else raw
             try:
-                pods.append(defaulting.static_pod_from_document(item, node_name=node_name, source=model.SOURCE_HTTP, origin=url))
+                pods.append(
+                    defaulting.static_pod_from_document(item, node_name=node_name, source=model.SOURCE_HTTP, origin=url)
+                )
             except InvalidManifestError as exc:
                 raise InvalidManifestError(f"items[{i}]: {exc.message}") from None
         return pods
@@ -104,10 +105,17 @@ class URLSource:
         try:
             pods = parse_body(data, url=self.url, node_name=self.node_name)
         except InvalidManifestError as exc:
-            self._recorder.event("Warning", "FailedValidation", f"Could not process manifest URL {self.url}: {exc.message}", origin=self.url)
+            self._recorder.event(
+                "Warning",
+                "FailedValidation",
+                f"Could not process manifest URL {self.url}: {exc.message}",
+                origin=self.url,
+            )
             return
-        except Exception as exc:  # noqa: BLE001 - a body can never crash the source
-            self._recorder.event("Warning", "FailedValidation", f"Could not process manifest URL {self.url}: {exc}", origin=self.url)
+        except Exception as exc:
+            self._recorder.event(
+                "Warning", "FailedValidation", f"Could not process manifest URL {self.url}: {exc}", origin=self.url
+            )
             return
         unique: dict[str, model.StaticPod] = {}
         for pod in pods:
@@ -126,7 +134,7 @@ class URLSource:
         request = urllib.request.Request(self.url, method="GET")
         for name, value in self.headers:
             request.add_header(name, value)
-        with urllib.request.urlopen(request, timeout=HTTP_SOURCE_TIMEOUT) as response:  # noqa: S310 - the operator's URL
+        with urllib.request.urlopen(request, timeout=HTTP_SOURCE_TIMEOUT) as response:
             if response.status != 200:
                 raise InvalidManifestError(f"{self.url}: {response.status} {response.reason}")
             data: bytes = response.read(MAX_MANIFEST_BYTES + 1)

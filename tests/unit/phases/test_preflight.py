@@ -64,13 +64,18 @@ def test_ignored_errors_become_warnings(data: InitData) -> None:
 def test_a_port_held_by_our_own_component_is_fine_and_by_another_is_an_error(
     data: InitData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ours = f"--client-ca-file={data.cfg.cert_dir}/ca.crt"
     owners = {
-        6443: ports.Listener(6443, 10, "kube-apiserver", ("kube-apiserver",)),
+        6443: ports.Listener(6443, 10, "kube-apiserver", ("kube-apiserver", ours)),
+        10259: ports.Listener(10259, 12, "kube-scheduler", ("kube-scheduler", "--kubeconfig=/other/scheduler.conf")),
         2379: ports.Listener(2379, 11, "nginx", ("nginx",)),
     }
     monkeypatch.setattr(ports, "listener", owners.get)
     errors, _ = preflight.evaluate(data, _only(preflight.ports_free))
-    assert [(e.check, e.message) for e in errors] == [("Port-2379", "port 2379 is in use by nginx (pid 11)")]
+    assert [(e.check, e.message) for e in errors] == [
+        ("Port-2379", "port 2379 is in use by nginx (pid 11)"),
+        ("Port-10259", "port 10259 is in use by kube-scheduler (pid 12)"),  # another cluster's scheduler
+    ]
 
 
 def test_run_prints_kubeadm_style_lines_and_fails_with_the_names(

@@ -6,10 +6,12 @@ naming the file and saying how to fix it, and it leaves every file as it was.
 
 from __future__ import annotations
 
+import base64
 import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -289,3 +291,22 @@ def test_kbs_keeps_a_tree_whose_leaf_keys_are_of_another_algorithm(make_ctx: Mak
     assert {r.action for r in pki.generate(make_ctx(encryption_algorithm="ECDSA-P384"))} == {Action.KEPT}
     cert = x509.load_pem_x509_certificate((ctx.cert_dir / "apiserver.crt").read_bytes())
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+
+
+def test_kubelet_conf_pointing_to_a_rotated_certificate_file_is_kept(make_ctx: MakeContext) -> None:
+    """After the kubelet rotates its client certificate, kubelet.conf names a PEM file instead of embedding data."""
+    ctx = make_ctx()
+    pki.generate(ctx)
+    path = ctx.kubernetes_dir / "kubelet.conf"
+    doc = yaml.safe_load(path.read_text())
+    user = doc["users"][0]["user"]
+    pem = ctx.kubernetes_dir / "kubelet-client-current.pem"
+    pem.write_bytes(
+        base64.b64decode(user.pop("client-certificate-data")) + base64.b64decode(user.pop("client-key-data"))
+    )
+    user["client-certificate"] = user["client-key"] = str(pem)
+    path.write_text(yaml.safe_dump(doc))
+    assert {r.action for r in pki.generate(ctx)} == {Action.KEPT}
+    pem.unlink()
+    with pytest.raises(PKIError, match=rf"kubelet\.conf: client-certificate {pem} does not exist$"):
+        pki.generate(ctx)

@@ -1,0 +1,30 @@
+"""What the API-server side of the reconciler needs to know: its identity, the read API's port and certificate.
+
+Plain data, no I/O. `kubeconfig` is the node's own kubeconfig (kubelet.conf, user `system:node:<node>`); nothing
+here ever holds admin credentials. The read API (port 10250 by default) serves with `serving_cert`/`serving_key`;
+when `pki` is given, a missing or unfit certificate is (re)issued from the cluster CA at start-up
+(pki.ensure_serving_certificate), otherwise the files must already exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bootstrap import constants
+
+if TYPE_CHECKING:
+    from pki.context import PKIContext
+
+
+@dataclass(frozen=True)
+class ApiServerSettings:
+    kubeconfig: Path  # kubelet.conf: the node identity the reconciler uses for everything
+    read_api_port: int | None = constants.KUBELET_PORT  # None or 0: no read API (kubectl logs then fails)
+    read_api_bind_address: str = "0.0.0.0"
+    serving_cert: Path = constants.RECONCILER_SERVING_DIR / constants.RECONCILER_SERVING_CERT
+    serving_key: Path = constants.RECONCILER_SERVING_DIR / constants.RECONCILER_SERVING_KEY
+    client_ca: Path | None = None  # CA of the clients the read API accepts; None: the kubeconfig's cluster CA
+    pki: PKIContext | None = None  # set: issue the serving certificate from this PKI's CA when missing or unfit
+    request_timeout: float = 10.0

@@ -1,0 +1,67 @@
+"""The daemon side of `kbs reconcile`: the local /healthz endpoint (like the kubelet's 127.0.0.1:10248).
+
+`GET /healthz` answers 200 `ok` while the reconciler's housekeeping loop runs, 500 otherwise; systemd or a
+supervisor can use it as a liveness check. The server is a small ThreadingHTTPServer on its own thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+from typing import TYPE_CHECKING, Any
+
+from bootstrap.errors import KbsError
+
+if TYPE_CHECKING:
+    from bootstrap.reconciler.manager import Reconciler
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    reconciler: Reconciler
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] not in ("/healthz", "/healthz/syncloop"):
+            self._answer(404, "not found\n")
+            return
+        if self.server.reconciler.healthy():  # type: ignore[attr-defined]
+            self._answer(200, "ok")
+        else:
+            self._answer(500, "[-]syncloop failed: the reconcile loop is not running\nhealthz check failed\n")
+
+    def _answer(self, code: int, body: str) -> None:
+        raw = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class HealthServer:
+    def __init__(self, reconciler: Reconciler, address: str, port: int) -> None:
+        try:
+            self._server = http.server.ThreadingHTTPServer((address, port), _Handler)
+        except OSError as exc:
+            raise KbsError(
+                f"cannot listen on {address}:{port} for /healthz: {exc.strerror}",
+                hint="another reconciler or a kubelet may be running; stop it or pass --healthz-port 0",
+            ) from exc
+        self._server.daemon_threads = True
+        self._server.reconciler = reconciler  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="healthz", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._server.shutdown()
+            self._server.server_close()
