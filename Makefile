@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: all venv testbed lint unit test demo demo-down bench clean
+.PHONY: all venv testbed tools lint unit test demo demo-down bench clean
 
 all: test
 
@@ -21,6 +21,10 @@ venv: $(BIN)/.installed
 testbed:
 	tests/testbed/testbed.sh
 
+# shellcheck, vagrant (+ libvirt plugin) and pipx from Debian's packages, for the lab and packaging tests.
+tools:
+	tests/tools.sh
+
 lint: venv
 	$(BIN)/ruff check bootstrap pki tests bench
 	$(BIN)/ruff format --check bootstrap pki tests bench
@@ -30,7 +34,7 @@ unit: venv
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 # The whole suite: lint, unit tests, and the real tests on the test bed. pytest's "no tests" (exit 5) fails.
-test: venv testbed lint
+test: venv testbed tools lint
 	$(BIN)/pytest tests -q $(PYTEST_ARGS)
 
 # A real single-node control plane on this machine with the embedded default configuration (/etc/kubernetes).

@@ -92,20 +92,18 @@ def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | N
 def _print_dry_run(data: InitData) -> None:
     import yaml
 
-    from bootstrap.kube.memory import MemoryAPI
-
     assert data.dry_run_dir is not None
     manifests = sorted(data.cfg.manifests_dir.glob("*.yaml")) if data.cfg.manifests_dir.is_dir() else []
     for path in manifests:
         click.echo(f"[dryrun] manifest {path}:")
         click.echo(path.read_text())
-    api = data._api
-    if isinstance(api, MemoryAPI) and api.actions:
+    actions = data.recorded_actions()
+    if actions:
         click.echo("[dryrun] API objects kbs would write:")
-        for action in api.actions:
+        for action in actions:
             click.echo(f"  {action.summary()}")
         click.echo("---")
-        click.echo(yaml.safe_dump_all([a.printable() for a in api.actions], sort_keys=False))
+        click.echo(yaml.safe_dump_all([a.printable() for a in actions], sort_keys=False))
     click.echo(f"[dryrun] nothing was changed; everything kbs would write is under {data.dry_run_dir}")
 
 

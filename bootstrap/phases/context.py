@@ -19,6 +19,7 @@ from bootstrap.phases.workflow import Reporter
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
     from bootstrap.kube.api import KubeAPI
+    from bootstrap.kube.memory import Action
 
 
 @dataclass
@@ -69,6 +70,12 @@ class InitData:
                     self.out.line("kubeconfig", "bound admin.conf's group kubeadm:cluster-admins to cluster-admin")
                 self._api = api
         return self._api
+
+    def recorded_actions(self) -> list[Action]:
+        """With --dry-run: the writes the in-memory API server recorded (what kbs would create or change)."""
+        from bootstrap.kube.memory import MemoryAPI
+
+        return list(self._api.actions) if isinstance(self._api, MemoryAPI) else []
 
     def close(self) -> None:
         if self._api is not None:

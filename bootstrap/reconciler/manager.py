@@ -83,6 +83,7 @@ class Reconciler:
         self._summary: dict[str, tuple[tuple[str, str], ...]] = {}
         self._stale_status_checked = False
         self._healthz: object | None = None
+        self._publisher: object | None = None  # issue 6 hook: the API-server side (reconciler/apiserver)
 
     # --- public API -------------------------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -109,6 +110,12 @@ class Reconciler:
             server = HealthServer(self, self.settings.healthz_bind_address, self.settings.healthz_port)
             server.start()
             self._healthz = server
+        if self.settings.apiserver is not None:  # issue 6 hook: node, mirror pods, events, read API
+            from bootstrap.reconciler.apiserver import Publisher
+
+            publisher = Publisher(self, self.settings.apiserver)
+            publisher.start()
+            self._publisher = publisher
         log(
             _log,
             logging.INFO,
@@ -122,6 +129,8 @@ class Reconciler:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every thread; containers keep running (a new reconciler adopts them)."""
         self._stop.set()
+        if self._publisher is not None:  # issue 6 hook
+            self._publisher.stop()  # type: ignore[attr-defined]
         for source in self._sources:
             source.stop()
         self.runtime.interrupt_watch()
@@ -154,18 +163,21 @@ class Reconciler:
     def sources_ready(self) -> bool:
         return set(self.settings.sources) <= self._seen
 
+    def synced(self) -> bool:
+        """Every source was read once, start-up orphans were judged, every pod worker synced once."""
+        with self._lock:
+            workers = list(self._workers.values())
+            ready = self.sources_ready and not any(self._pending_orphans.values())
+        return ready and all(w.synced.is_set() for w in workers)
+
     def wait_synced(self, timeout: float | None = None) -> bool:
-        """True once every source was read and every pod synced once; False if `timeout` passed first."""
+        """True once `synced()`; False if `timeout` passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                workers = list(self._workers.values())
-                ready = self.sources_ready and not any(self._pending_orphans.values())
-            if ready and all(w.synced.is_set() for w in workers):
-                return True
+        while not self.synced():
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)
+        return True
 
     def statuses(self) -> list[PodStatus]:
         with self._lock:
@@ -371,8 +383,14 @@ class Reconciler:
             delay = min(delay * 2, 20.0)
 
     def _housekeeping(self) -> None:
+        announced = False
         while not self._stop.wait(self.settings.housekeeping_period):
             self._heartbeat = time.monotonic()
+            if not announced and self.synced():
+                announced = True
+                with self._lock:
+                    count = sum(isinstance(w, PodWorker) for w in self._workers.values())
+                log(_log, logging.INFO, "All sources read and every pod synced", pods=count)
             try:
                 now = time.monotonic()
                 if now - self._last_relist >= self.settings.relist_period:

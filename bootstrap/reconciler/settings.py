@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bootstrap import constants
+
+if TYPE_CHECKING:
+    from bootstrap.reconciler.apiserver.settings import ApiServerSettings
 
 
 def default_pause_image() -> str:
@@ -33,6 +37,7 @@ class Settings:
     resync_period: float = constants.POD_RESYNC_PERIOD
     housekeeping_period: float = constants.HOUSEKEEPING_PERIOD
     gc_period: float = constants.CONTAINER_GC_PERIOD
+    apiserver: ApiServerSettings | None = None  # issue 6 hook: set -> mirror pods, node, events, read API
 
     @property
     def label_value(self) -> str:

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bootstrap.reconciler.settings import Settings
+from bootstrap.reconciler.status import PodStatus, read_status
 
 if TYPE_CHECKING:
     from bootstrap.reconciler.manager import Reconciler
-    from bootstrap.reconciler.runtime import Runtime
+    from bootstrap.reconciler.runtime import ContainerRecord, Runtime
 
 T = TypeVar("T")
 
@@ -36,14 +40,14 @@ def running(settings: Settings, runtime: Runtime | None = None) -> Iterator[Reco
         reconciler.stop()
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str = "condition", interval: float = 0.1) -> T:
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str = "condition", interval: float = 0.1) -> T:
     """Poll `condition` until it returns something truthy; that value, or AssertionError after `timeout`."""
     deadline = time.monotonic() + timeout
     last: T | None = None
     while True:
         try:
             last = condition()
-        except Exception:  # noqa: BLE001 - transient errors while polling count as "not yet"
+        except Exception:
             last = None
         if last:
             return last
@@ -69,3 +73,93 @@ def remove_instance_containers(instance: str, docker_host: str | None = None) ->
         return len(found)
     finally:
         client.close()
+
+
+class Bed:
+    """A manifest dir, a state dir and a unique node name for one test; `start()` runs a reconciler on them.
+
+    Every container it creates carries `io.kbs.reconciler=<node>`; `close()` stops the reconciler and removes
+    exactly those containers (also after a failure), so tests can share an engine with others.
+    """
+
+    def __init__(self, root: Path, *, prefix: str = "kbs-test", **overrides: Any) -> None:
+        self.node = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.manifests = root / "manifests"
+        self.state = root / "state"
+        self.manifests.mkdir(parents=True, exist_ok=True)
+        self.overrides = overrides
+        self.reconciler: Reconciler | None = None
+
+    def settings(self, **extra: Any) -> Settings:
+        values: dict[str, Any] = {
+            "node_name": self.node,
+            "manifest_dir": self.manifests,
+            "state_dir": self.state,
+            "node_ip": "127.0.0.1",
+            "file_check_frequency": 2.0,
+        }
+        values.update(self.overrides)
+        values.update(extra)
+        return Settings(**values)
+
+    def start(self, **extra: Any) -> Reconciler:
+        from bootstrap.reconciler.manager import Reconciler
+
+        self.reconciler = Reconciler(self.settings(**extra))
+        self.reconciler.start()
+        return self.reconciler
+
+    def stop(self) -> None:
+        if self.reconciler is not None:
+            self.reconciler.stop()
+            self.reconciler = None
+
+    def close(self) -> None:
+        self.stop()
+        remove_instance_containers(self.node)
+
+    def write(self, filename: str, text: str) -> Path:
+        path = self.manifests / filename
+        tmp = self.manifests / f".{filename}.tmp"
+        tmp.write_text(text)
+        tmp.rename(path)  # atomic, like an operator's `mv` or kbs's own writer
+        return path
+
+    def pod_name(self, name: str) -> str:
+        return f"{name}-{self.node}"
+
+    def status(self, name: str, namespace: str = "default") -> PodStatus | None:
+        return read_status(self.state, namespace, self.pod_name(name))
+
+    def containers(self, name: str | None = None) -> list[ContainerRecord]:
+        """This bed's containers (all states), optionally of one pod, oldest first."""
+        from bootstrap.reconciler.runtime.docker import DockerRuntime
+
+        runtime = DockerRuntime(self.node)
+        try:
+            found = runtime.list()
+        finally:
+            runtime.close()
+        if name is not None:
+            found = [r for r in found if r.pod_name == self.pod_name(name)]
+        return sorted(found, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.id))
+
+    def running(self, name: str, container: str) -> list[ContainerRecord]:
+        return [r for r in self.containers(name) if r.container_name == container and r.running]
+
+    def status_when(
+        self,
+        name: str,
+        check: Callable[[PodStatus], bool],
+        what: str,
+        *,
+        namespace: str = "default",
+        timeout: float = 60,
+    ) -> PodStatus:
+        """The pod's status once `check` holds for it; AssertionError after `timeout`."""
+
+        def probe() -> PodStatus | None:
+            status = self.status(name, namespace)
+            return status if status is not None and check(status) else None
+
+        return wait_for(probe, timeout, what)

@@ -13,13 +13,14 @@ counts 429 and 5xx, the answers of a server that is starting or overloaded: wait
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from bootstrap import __version__, constants
+from bootstrap import __version__
 from bootstrap.errors import APIServerError
 
 Obj = dict[str, Any]
@@ -34,7 +35,7 @@ def unreachable(exc: APIServerError) -> bool:
     return exc.status is None or exc.status == 429 or exc.status >= 500
 
 
-class Gone(APIServerError):
+class GoneError(APIServerError):
     """A watch's resourceVersion is too old (HTTP 410): list again."""
 
 
@@ -88,11 +89,11 @@ class HTTPNodeAPI:
     def __init__(self, kubeconfig: Path, *, timeout: float = 10.0) -> None:
         self.kubeconfig = kubeconfig
         self._timeout = timeout
-        self._client = self._make_client(timeout)
+        self._client = self._make_client(timeout, timeout)
         self._watch_lock = threading.Lock()
         self._watch_responses: list[Any] = []
 
-    def _make_client(self, timeout: float | None) -> Any:
+    def _make_client(self, timeout: float, read_timeout: float) -> Any:
         import httpx2
         import lightkube
         from lightkube.config.client_adapter import Client, ConnectionParams
@@ -101,7 +102,7 @@ class HTTPNodeAPI:
             config = lightkube.KubeConfig.from_file(self.kubeconfig).get()
             if config is None:
                 raise lightkube.ConfigError("no current context")
-            params = ConnectionParams(timeout=httpx2.Timeout(timeout), trust_env=False)
+            params = ConnectionParams(timeout=httpx2.Timeout(timeout, read=read_timeout), trust_env=False)
             client = Client(config, params)
         except (OSError, ValueError, KeyError, lightkube.ConfigError) as exc:
             raise APIServerError(
@@ -199,7 +200,9 @@ class HTTPNodeAPI:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(WATCH_TIMEOUT),
         }
-        client = self._make_client(None)  # its own connection: a watch blocks for minutes
+        # Its own connection: a watch blocks for minutes. The server ends it after WATCH_TIMEOUT; a read that
+        # waits much longer means the connection is dead (a vanished host sends no FIN), so give up then.
+        client = self._make_client(self._timeout, WATCH_TIMEOUT + 30.0)
         with self._watch_lock:
             self._watch_responses.append(client)
         try:
@@ -218,7 +221,7 @@ class HTTPNodeAPI:
                         code = int(obj.get("code") or 0)
                         message = str(obj.get("message", "watch error"))
                         if code == 410:
-                            raise Gone(f"watch of the pods of Node {node} expired: {message}", status=410)
+                            raise GoneError(f"watch of the pods of Node {node} expired: {message}", status=410)
                         raise APIServerError(f"watch of the pods of Node {node} failed: {message}", status=code or None)
                     yield kind, obj
         except httpx2.HTTPError as exc:
@@ -267,10 +270,8 @@ class HTTPNodeAPI:
         with self._watch_lock:
             watches, self._watch_responses = list(self._watch_responses), []
         for client in watches:  # ends a blocked watch: its read fails and the generator returns
-            try:
+            with contextlib.suppress(Exception):  # may race the reader's thread; the watch ends either way
                 client.close()
-            except Exception:  # noqa: S110 - closing from another thread may race the reader; it ends either way
-                pass
         self._client.close()
 
 
@@ -298,6 +299,3 @@ def _error(response: Any, what: str, kubeconfig: Path) -> APIServerError:
 def reason_of(exc: APIServerError) -> str:
     """The Status reason the API server gave (AlreadyExists, Conflict, NotFound, Invalid, Forbidden), or ""."""
     return str(getattr(exc, "reason", "") or "")
-
-
-LEASE_NAMESPACE = constants.NODE_LEASE_NAMESPACE

@@ -49,6 +49,14 @@ class Backoff:
             left = entry.backoff - (self.clock() - event_time)
             return max(0.0, left)
 
+    def remaining_since_update(self, key: str) -> float:
+        """Seconds left counted from the last `next` (the image-pull backoff: IsInBackOffSinceUpdate)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or self._expired(entry, self.clock()):
+                return 0.0
+            return max(0.0, entry.backoff - (self.clock() - entry.last_update))
+
     def current(self, key: str) -> float:
         with self._lock:
             entry = self._entries.get(key)

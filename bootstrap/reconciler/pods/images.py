@@ -43,8 +43,7 @@ def ensure_image(
         )
         return None
     key = f"{pod.uid}_{container}_{image}"
-    now = time.time()
-    if backoff.remaining(key, now) > 0:
+    if backoff.remaining_since_update(key) > 0:
         message = f'Back-off pulling image "{image}"'
         recorder.event("Normal", "BackOff", message, pod=pod, container=container)
         return Waiting("ImagePullBackOff", message)
@@ -53,7 +52,7 @@ def ensure_image(
     try:
         runtime.pull(image)
     except ImagePullError as exc:
-        backoff.next(key, time.time())
+        backoff.next(key, backoff.clock())
         recorder.event("Warning", "Failed", exc.message, pod=pod, container=container)
         recorder.event("Warning", "Failed", "Error: ErrImagePull", pod=pod, container=container)
         return Waiting("ErrImagePull", exc.message)

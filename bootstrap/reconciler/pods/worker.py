@@ -434,7 +434,8 @@ class PodWorker:
         if waiting is not None:
             self.waiting[container.name] = waiting
             if waiting.reason != "ErrImageNeverPull":
-                plan.soon(max(1.0, self.host.image_backoff.current(f"{self.uid}_{container.name}_{container.image}")))
+                key = f"{self.uid}_{container.name}_{container.image}"
+                plan.soon(max(0.1, self.host.image_backoff.remaining_since_update(key)))
             return
         try:
             spec = translate.container_spec(ctx, container, sandbox.id, restart_count, init=init)

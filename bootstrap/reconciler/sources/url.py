@@ -132,8 +132,11 @@ class URLSource:
 
     def _get(self) -> bytes:
         request = urllib.request.Request(self.url, method="GET")
+        merged: dict[str, list[str]] = {}
         for name, value in self.headers:
-            request.add_header(name, value)
+            merged.setdefault(name, []).append(value)
+        for name, values in merged.items():
+            request.add_header(name, ", ".join(values))  # repeated names: one field, values in order (RFC 9110)
         with urllib.request.urlopen(request, timeout=HTTP_SOURCE_TIMEOUT) as response:
             if response.status != 200:
                 raise InvalidManifestError(f"{self.url}: {response.status} {response.reason}")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bootstrap.reconciler import defaulting, model
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.pods.backoff import Backoff
 from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.settings import Settings
+from bootstrap.reconciler.status import PodStatus, read_status
+from bootstrap.reconciler.testing import wait_for
 
 IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 PAUSE = "registry.k8s.io/pause:3.10.2"
@@ -20,7 +21,7 @@ NODE = "Node-1"
 
 
 def pod(text: str, *, origin: str = "/etc/kubernetes/manifests/p.yaml", source: str = "file") -> model.StaticPod:
-    return defaulting.static_pod_from_document(yaml.safe_load(text), node_name=NODE, source=source, origin=origin)
+    return defaulting.pods_from_bytes(text.encode(), node_name=NODE, source=source, origin=origin)
 
 
 def simple(name: str = "web", *, args: str = "pause", extra: str = "", spec: str = "") -> model.StaticPod:
@@ -69,3 +70,13 @@ def reconciler(settings: Settings, fake: FakeRuntime) -> Iterator[Reconciler]:
     r.start()
     yield r
     r.stop()
+
+
+def status_when(state_dir: Path, check: Callable[[PodStatus], bool], what: str, name: str = "web-node-1") -> PodStatus:
+    """The pod's status file once `check` holds for it (5 s at most)."""
+
+    def probe() -> PodStatus | None:
+        status = read_status(state_dir, "default", name)
+        return status if status is not None and check(status) else None
+
+    return wait_for(probe, 5, what)

@@ -1,0 +1,296 @@
+"""The read API on port 10250: just enough of the kubelet's server for `kubectl logs` of a mirror pod.
+
+TLS with a serving certificate signed by the cluster CA. Clients authenticate with a client certificate signed
+by the CA the API server trusts (the API server's is apiserver-kubelet-client); no certificate is 401, bearer
+tokens are not accepted. Every request is authorized as the kubelet does, with a SubjectAccessReview for
+`nodes/<subresource>` of this node (`proxy` for logs; `pods` and `healthz` with `proxy` as fallback), answers
+cached 5 minutes when allowed and 30 s when denied. Then:
+
+    GET /containerLogs/<ns>/<pod>/<container>   the container's log (follow, previous, tailLines, ...)
+    GET /pods                                   the static pods as a PodList
+    GET /healthz                                ok
+    anything else                               404 (exec, attach, port-forward, stats, metrics: not served)
+
+One thread per connection (ThreadingHTTPServer); the TLS handshake happens on that thread, not the acceptor's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bootstrap.errors import APIServerError, KbsError
+from bootstrap.reconciler.apiserver import logs
+from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
+from bootstrap.reconciler.logfmt import LOGGER, log
+from bootstrap.reconciler.runtime import Runtime
+from bootstrap.reconciler.status import PodStatus
+
+_log = logging.getLogger(LOGGER)
+ALLOWED_TTL = 300.0
+DENIED_TTL = 30.0
+HANDSHAKE_TIMEOUT = 10.0
+_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+_UNSERVED = ("exec", "attach", "portForward", "run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")
+
+
+class Authorizer:
+    """SubjectAccessReviews for `nodes/<subresource>` of one node, with the kubelet's cache lifetimes."""
+
+    def __init__(self, api: NodeAPI, node_name: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._api = api
+        self._node = node_name
+        self._clock = clock
+        self._cache: dict[tuple[str, tuple[str, ...], str, str], tuple[bool, float, str]] = {}
+        self._lock = threading.Lock()
+
+    def allowed(self, user: str, groups: tuple[str, ...], verb: str, subresource: str) -> tuple[bool, str]:
+        key = (user, groups, verb, subresource)
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0], hit[2]
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": user,
+                "groups": list(groups),
+                "resourceAttributes": {
+                    "verb": verb,
+                    "group": "",
+                    "version": "v1",
+                    "resource": "nodes",
+                    "subresource": subresource,
+                    "name": self._node,
+                },
+            },
+        }
+        status = self._api.subject_access_review(review).get("status") or {}
+        allowed = bool(status.get("allowed"))
+        reason = str(status.get("reason") or "")
+        with self._lock:
+            self._cache[key] = (allowed, now + (ALLOWED_TTL if allowed else DENIED_TTL), reason)
+        return allowed, reason
+
+
+class ReadAPI:
+    """The server. `pod_status(namespace, name)` finds a static pod; `statuses()` lists them all."""
+
+    def __init__(
+        self,
+        *,
+        address: str,
+        port: int,
+        cert: Path,
+        key: Path,
+        client_ca: bytes,
+        authorizer: Authorizer,
+        runtime: Runtime,
+        pod_status: Callable[[str, str], PodStatus | None],
+        statuses: Callable[[], list[PodStatus]],
+    ) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(str(cert), str(key))
+            context.load_verify_locations(cadata=client_ca.decode())
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise KbsError(
+                f"cannot serve the read API with {cert} and {key}: {exc}",
+                hint="the serving certificate must be signed by the cluster CA (`kbs certs generate` issues it)",
+            ) from exc
+        context.verify_mode = ssl.CERT_OPTIONAL
+        try:
+            self._server = _TLSServer((address, port), _Handler, context)
+        except OSError as exc:
+            raise KbsError(
+                f"cannot listen on {address}:{port} for the read API: {exc.strerror}",
+                hint="a kubelet or another reconciler may hold the port; stop it or choose another port",
+            ) from exc
+        self._server.app = self  # type: ignore[attr-defined]
+        self.authorizer = authorizer
+        self.runtime = runtime
+        self.pod_status = pod_status
+        self.statuses = statuses
+        self._thread = threading.Thread(target=self._server.serve_forever, name="read-api", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._server.shutdown()
+            self._server.server_close()
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], context: ssl.SSLContext):
+        self.context = context
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client without an acceptable certificate, or a port scanner
+        try:
+            tls.settimeout(None)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+        finally:
+            with contextlib.suppress(OSError):
+                tls.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "kbs-reconciler"
+
+    @property
+    def app(self) -> ReadAPI:
+        return self.server.app  # type: ignore[attr-defined, no-any-return]
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def _identity(self) -> tuple[str, tuple[str, ...]] | None:
+        cert = self.connection.getpeercert()
+        if not cert:
+            return None
+        user, groups = "", []
+        for rdn in cert.get("subject", ()):
+            for name, value in rdn:
+                if name == "commonName":
+                    user = value
+                elif name == "organizationName":
+                    groups.append(value)
+        return (user, (*groups, "system:authenticated")) if user else None
+
+    def _handle(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        parts = [urllib.parse.unquote(p) for p in url.path.split("/") if p]
+        identity = self._identity()
+        if identity is None:
+            self._text(401, "Unauthorized: a client certificate signed by the cluster CA is required\n")
+            return
+        user, groups = identity
+        verb = _VERBS.get(self.command, "get")
+        head = parts[0] if parts else ""
+        subresources = {"pods": ("pods", "proxy"), "healthz": ("healthz", "proxy")}.get(head, ("proxy",))
+        try:
+            allowed = any(self.app.authorizer.allowed(user, groups, verb, s)[0] for s in subresources)
+        except APIServerError as exc:
+            code = 503 if unreachable(exc) else 500
+            self._text(code, f"Authorization error (user={user}, verb={verb}, resource=nodes): {exc.message}\n")
+            return
+        if not allowed:
+            shown = subresources[0]
+            self._text(403, f"Forbidden (user={user}, verb={verb}, resource=nodes, subresource(s)=[{shown}])\n")
+            return
+        if head in _UNSERVED:
+            served = "containerLogs, pods and healthz"
+            self._text(404, f"/{head} is not served by this node: kbs's reconciler serves {served} only\n")
+        elif self.command not in ("GET", "HEAD"):
+            self._text(405, f"{self.command} is not served by this node: its read API serves GET only\n")
+        elif head == "containerLogs" and len(parts) == 4:
+            self._logs(parts[1], parts[2], parts[3], urllib.parse.parse_qs(url.query))
+        elif head == "pods" and len(parts) == 1:
+            items = [s.pod_object() for s in self.app.statuses()]
+            self._json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+        elif head == "healthz" and len(parts) == 1:
+            self._text(200, "ok")
+        else:
+            self._text(404, "404 page not found\n")
+
+    def _logs(self, namespace: str, pod: str, container: str, query: dict[str, list[str]]) -> None:
+        try:
+            options = logs.LogOptions.from_query(query)
+            record = logs.pick(
+                self.app.runtime.list(),
+                self.app.pod_status(namespace, pod),
+                pod,
+                namespace,
+                container,
+                previous=options.previous,
+            )
+            chunks = self.app.runtime.logs(record.id, **logs.docker_options(options))  # type: ignore[arg-type]
+            stream = logs.shape(chunks, options)
+            # Without follow, read the first piece before answering 200, so a runtime error becomes a clean 500;
+            # with follow, answer at once: a quiet container may print nothing for a long time.
+            first = b"" if options.follow else next(stream, b"")
+        except logs.LogRequestError as exc:
+            self._text(exc.code, exc.message + "\n")
+            return
+        except KbsError as exc:
+            self._text(500, f"cannot read the log of container {container}: {exc.message}\n")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        try:
+            self.wfile.write(first)
+            self.wfile.flush()
+            for piece in stream:
+                self.wfile.write(piece)
+                self.wfile.flush()
+        except (OSError, ssl.SSLError):
+            return  # the client went away (kubectl logs -f interrupted)
+        except KbsError as exc:
+            log(_log, logging.WARNING, "Log stream ended early", pod=f"{namespace}/{pod}", error=exc.message)
+
+    def _text(self, code: int, body: str) -> None:
+        raw = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    def _json(self, code: int, body: object) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return

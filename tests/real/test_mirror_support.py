@@ -1,0 +1,239 @@
+"""Shared by tests/real/test_mirror_*.py and bench/mirror_bench.py: a control plane run by an in-process reconciler
+that publishes to its API server (no tests here).
+
+`control_plane(testbed, ...)` makes a sandbox under one temp dir (kbs config document naming every path), runs
+`kbs certs generate` and `kbs render` into it, adds extra static pods, starts the reconciler in this process with
+an ApiServerSettings (kubelet.conf identity, read API on an uncommon port, serving certificate issued from the
+sandbox CA), waits for the API server and grants the API server's kubelet client `system:kubelet-api-admin` the
+way kubeadm does (ClusterRoleBinding kubeadm:apiserver-kubelet-client). At the end the reconciler stops and
+every container of its instance label is removed, then the sandbox. The caller holds the control-plane lock;
+this only waits until nobody else's control plane holds the ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+
+from bootstrap import constants
+from bootstrap.config.host import default_route_address
+from bootstrap.phases import ports
+from bootstrap.reconciler.apiserver import ApiServerSettings
+from bootstrap.reconciler.manager import Reconciler
+from bootstrap.reconciler.settings import Settings
+from pki.context import PKIContext
+from tests.real.conftest import TestBed
+
+REPO = Path(__file__).resolve().parents[2]
+HOST_PORTS = (6443, 2379, 2380, 2381, 10257, 10259)
+PORT_WAIT = 900.0
+T = TypeVar("T")
+
+CONFIG = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  name: {node}
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+certificatesDir: {root}/etc/kubernetes/pki
+etcd:
+  local:
+    dataDir: {root}/var/lib/etcd
+---
+apiVersion: kbs.dev/v1alpha1
+kind: KbsConfiguration
+kubernetesDir: {root}/etc/kubernetes
+staticPodPath: {root}/etc/kubernetes/manifests
+reconciler:
+  mode: bundled
+  port: {port}
+  healthzPort: 0
+  stateDir: {root}/var/lib/kbs
+  runDir: {root}/run/kbs
+  logDir: {root}/var/log/kbs
+"""
+
+
+def wait_until(what: str, check: Callable[[], T | None], timeout: float = 120.0, interval: float = 0.2) -> T:
+    """Poll `check` until it returns something truthy; AssertionError naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+            last = value
+        except Exception as exc:  # a command failing while things come up is just "not yet"
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def output_with(what: str, produce: Callable[[], str], *needles: str, timeout: float = 120.0) -> str:
+    """Poll a command's output until it contains every needle; return it."""
+
+    def check() -> str | None:
+        out = produce()
+        return out if all(n in out for n in needles) else None
+
+    return wait_until(what, check, timeout=timeout)
+
+
+@dataclass
+class Plane:
+    root: Path
+    node: str
+    instance: str
+    port: int
+    testbed: TestBed
+    reconciler: Reconciler
+
+    @property
+    def kubernetes_dir(self) -> Path:
+        return self.root / "etc/kubernetes"
+
+    @property
+    def manifests(self) -> Path:
+        return self.kubernetes_dir / "manifests"
+
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 60, conf: str = "admin.conf") -> str:
+        command = [self.testbed.bin("kubectl"), "--kubeconfig", str(self.kubernetes_dir / conf), *args]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout if result.returncode == 0 else result.stdout + result.stderr
+
+    def kubectl_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json"))
+
+    def pod(self, name: str, namespace: str = "kube-system") -> Any:
+        """The mirror pod of static pod `name` (the node suffix is added), or None."""
+        out = self.kubectl("get", "pod", "-n", namespace, f"{name}-{self.node}", "-o", "json", check=False)
+        return json.loads(out) if out.lstrip().startswith("{") else None
+
+    def containers(self, pod: str, container: str | None = None, *, running: bool = True) -> list[Any]:
+        """Docker containers of static pod `pod` (app containers only, newest first)."""
+        client = docker.from_env()
+        try:
+            labels = [f"{constants.RECONCILER_LABEL}={self.instance}", f"io.kubernetes.pod.name={pod}-{self.node}"]
+            filters: dict[str, str | list[str] | bool] = {"label": labels}
+            found = client.containers.list(all=not running, filters=filters)
+            apps = [c for c in found if c.labels.get("io.kubernetes.container.name") != "POD"]
+            if container is not None:
+                apps = [c for c in apps if c.labels.get("io.kubernetes.container.name") == container]
+            return sorted(apps, key=lambda c: c.attrs["Created"], reverse=True)
+        finally:
+            client.close()
+
+    def write_manifest(self, name: str, text: str) -> Path:
+        path = self.manifests / f"{name}.yaml"
+        tmp = self.manifests / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(path)
+        return path
+
+
+def _ports_busy(extra: tuple[int, ...]) -> list[str]:
+    busy = []
+    for port in (*HOST_PORTS, *extra):
+        owner = ports.listener(port)
+        if owner is not None:
+            busy.append(f"{port} ({owner.describe()})")
+    return busy
+
+
+def _kbs(config: Path, *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bootstrap", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"kbs {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def remove_instance_containers(instance: str) -> None:
+    client = docker.from_env()
+    try:
+        for container in client.containers.list(
+            all=True, filters={"label": f"{constants.RECONCILER_LABEL}={instance}"}
+        ):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def control_plane(
+    testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None = None, grant_logs: bool = True
+) -> Iterator[Plane]:
+    deadline = time.monotonic() + PORT_WAIT
+    while busy := _ports_busy((port,)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"another control plane holds the ports for {PORT_WAIT:.0f}s: {', '.join(busy)}")
+        time.sleep(5)
+    root = Path(tempfile.mkdtemp(prefix=f"kbs-{node}-"))
+    instance = f"{node}-{os.getpid()}"
+    reconciler: Reconciler | None = None
+    try:
+        config = root / "kbs.yaml"
+        config.write_text(CONFIG.format(root=root, node=node, port=port))
+        _kbs(config, "certs", "generate")
+        _kbs(config, "render")
+        k8s = root / "etc/kubernetes"
+        for name, text in (extra or {}).items():
+            (k8s / "manifests" / f"{name}.yaml").write_text(text)
+        address = default_route_address()[0]
+        apiserver = ApiServerSettings(
+            kubeconfig=k8s / constants.KUBELET_KUBECONFIG,
+            read_api_port=port,
+            serving_cert=root / "var/lib/kbs/pki/serving.crt",
+            serving_key=root / "var/lib/kbs/pki/serving.key",
+            pki=PKIContext(node_name=node, advertise_address=address, cert_dir=k8s / "pki", kubernetes_dir=k8s),
+        )
+        settings = Settings(
+            node_name=node,
+            manifest_dir=k8s / "manifests",
+            state_dir=root / "var/lib/kbs/reconciler",
+            pause_image=testbed.images["pause"],
+            instance=instance,
+            apiserver=apiserver,
+        )
+        reconciler = Reconciler(settings)
+        reconciler.start()
+        plane = Plane(root, node, instance, port, testbed, reconciler)
+        wait_until("the API server's /readyz", lambda: plane.kubectl("get", "--raw", "/readyz") == "ok", timeout=240)
+        if grant_logs:  # what kubeadm's init does for the API server's kubelet client (kbs init: issue 7)
+            plane.kubectl(
+                "create",
+                "clusterrolebinding",
+                "kubeadm:apiserver-kubelet-client",
+                "--clusterrole=system:kubelet-api-admin",
+                "--user=kube-apiserver-kubelet-client",
+                conf="super-admin.conf",
+            )
+        yield plane
+    finally:
+        if reconciler is not None:
+            reconciler.stop()
+        remove_instance_containers(instance)
+        shutil.rmtree(root, ignore_errors=True)

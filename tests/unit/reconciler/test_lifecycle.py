@@ -1,0 +1,232 @@
+"""Pod lifecycle against the FakeRuntime: start, restart with backoff, policies, replace, remove, adopt."""
+
+from __future__ import annotations
+
+import time
+
+from bootstrap.reconciler.manager import Reconciler
+from bootstrap.reconciler.pods.backoff import Backoff
+from bootstrap.reconciler.runtime import ExecResult
+from bootstrap.reconciler.runtime.fake import FakeRuntime
+from bootstrap.reconciler.settings import Settings
+from bootstrap.reconciler.status import read_status
+from bootstrap.reconciler.testing import wait_for
+
+from .conftest import IMAGE, simple, status_when
+
+SOURCE = "http"
+
+
+def running(fake: FakeRuntime, container: str = "c") -> list[str]:
+    return [r.name for r in fake.by_name(container, running=True)]
+
+
+def test_pod_gets_a_pause_sandbox_and_its_containers_with_docker_era_names_and_labels(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    pod = simple()
+    reconciler.on_set(SOURCE, [pod])
+    wait_for(lambda: running(fake), 5, "container running")
+    sandbox = fake.by_name("POD")[0]
+    app = fake.by_name("c")[0]
+    assert sandbox.name == f"k8s_POD_web-node-1_default_{pod.uid}_0"
+    assert app.name == f"k8s_c_web-node-1_default_{pod.uid}_0"
+    assert app.labels["io.kubernetes.pod.name"] == "web-node-1"
+    assert app.labels["io.kubernetes.container.name"] == "c"
+    assert app.labels["io.kubernetes.sandbox.id"] == sandbox.id
+    assert app.labels["annotation.io.kubernetes.container.restartCount"] == "0"
+    assert sandbox.labels["annotation.kubernetes.io/config.hash"] == pod.uid
+    assert sandbox.labels["io.kubernetes.docker.type"] == "podsandbox"
+    spec = fake.specs[app.id]
+    assert spec.network_mode == f"container:{sandbox.id}" and spec.ipc_mode == f"container:{sandbox.id}"
+    assert spec.cmd == ("pause",) and spec.entrypoint is None
+
+
+def test_crashed_container_restarts_at_once_then_after_the_backoff(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    pod = simple()
+    reconciler.on_set(SOURCE, [pod])
+    first = wait_for(lambda: fake.by_name("c", running=True), 5, "first start")[0]
+    fake.exit(first.id, 1)
+    second = wait_for(lambda: fake.by_name("c", running=True), 2, "immediate restart")[0]
+    assert second.attempt == 1
+    fake.exit(second.id, 1)
+    status = status_when(
+        reconciler.settings.state_dir,
+        lambda s: s.container_statuses[0].reason == "CrashLoopBackOff",
+        "CrashLoopBackOff",
+    )
+    container = status.container_statuses[0]
+    assert container.last_state is not None and container.last_state.exit_code == 1
+    assert "back-off" in (container.state.message or "")
+    began = time.monotonic()
+    third = wait_for(lambda: fake.by_name("c", running=True), 5, "restart after backoff")[0]
+    assert third.attempt == 2
+    assert time.monotonic() - began >= 0.2  # waited for (most of) the 0.4 s backoff
+
+
+def test_restart_policy_on_failure_leaves_a_successful_container_stopped(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    reconciler.on_set(SOURCE, [simple(spec="  restartPolicy: OnFailure\n")])
+    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    fake.exit(first.id, 0)
+    status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Succeeded", "Succeeded")
+    assert status.container_statuses[0].state.reason == "Completed"
+    assert not fake.by_name("c", running=True)
+    assert not fake.by_name("POD", running=True)  # the sandbox of a finished pod is stopped
+
+
+def test_restart_policy_never_reports_failed(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    reconciler.on_set(SOURCE, [simple(spec="  restartPolicy: Never\n")])
+    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    fake.exit(first.id, 2)
+    status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Failed", "Failed")
+    assert status.container_statuses[0].exit_code == 2
+    time.sleep(0.5)
+    assert len(fake.by_name("c")) == 1
+
+
+def test_changed_manifest_replaces_the_pod_after_the_old_one_stopped(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    old = simple()
+    reconciler.on_set(SOURCE, [old])
+    wait_for(lambda: fake.by_name("c", running=True), 5, "old pod")
+    new = simple(args="pause, --x")
+    assert new.uid != old.uid
+    reconciler.on_set(SOURCE, [new])
+    wait_for(lambda: [r for r in fake.by_name("c", running=True) if r.pod_uid == new.uid], 5, "new pod")
+    names = [name for action, name in fake.calls if action in ("stop", "start")]
+    stopped_old = names.index(f"k8s_c_web-node-1_default_{old.uid}_0")
+    started_new = names.index(f"k8s_c_web-node-1_default_{new.uid}_0")
+    assert stopped_old < started_new
+    assert all(r.pod_uid == new.uid for r in fake.by_name("c", running=True))
+
+
+def test_removed_pod_is_stopped_and_only_its_last_dead_container_kept(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    pod = simple()
+    reconciler.on_set(SOURCE, [pod])
+    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    fake.exit(first.id, 1)
+    wait_for(lambda: fake.by_name("c", running=True), 3, "restart")
+    reconciler.on_set(SOURCE, [])
+    wait_for(lambda: not fake.by_name("c", running=True) and len(fake.by_name("c")) == 1, 5, "pod stopped")
+    assert fake.by_name("c")[0].attempt == 1  # the newest instance stays for `kbs logs`
+    assert not fake.by_name("POD")
+    wait_for(lambda: read_status(reconciler.settings.state_dir, "default", "web-node-1") is None, 2, "status removed")
+
+
+def test_liveness_failure_kills_and_restarts_the_container(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    sick: set[str] = set()
+    fake.exec_results = lambda cid, _cmd: ExecResult(1 if cid in sick else 0, b"unhealthy")
+    probe = "    livenessProbe:\n      exec: {command: [/check]}\n      periodSeconds: 1\n      failureThreshold: 1\n"
+    reconciler.on_set(SOURCE, [simple(extra=probe)])
+    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    sick.add(first.id)
+    second = wait_for(lambda: [r for r in fake.by_name("c", running=True) if r.id != first.id], 6, "restart")[0]
+    assert second.attempt == 1
+    assert fake.containers[first.id].exit_code == fake.stop_exit_code
+    events = [e for e in reconciler.recorder.recent() if e.reason in ("Unhealthy", "Killing")]
+    assert any(e.reason == "Unhealthy" and "Liveness probe failed" in e.message for e in events)
+    assert any(e.reason == "Killing" and "failed liveness probe, will be restarted" in e.message for e in events)
+
+
+def test_readiness_is_reflected_in_status(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    ready = {"ok": False}
+    fake.exec_results = lambda _id, _cmd: ExecResult(0 if ready["ok"] else 1)
+    probe = "    readinessProbe:\n      exec: {command: [/ready]}\n      periodSeconds: 1\n"
+    reconciler.on_set(SOURCE, [simple(extra=probe)])
+    state = reconciler.settings.state_dir
+    status_when(state, lambda s: s.phase == "Running", "running")
+    assert not read_status(state, "default", "web-node-1").ready  # type: ignore[union-attr]
+    ready["ok"] = True
+    status_when(state, lambda s: s.ready, "ready")
+
+
+def test_image_pull_errors_show_err_image_pull_then_image_pull_backoff(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    missing = "registry.invalid/none:1"
+    fake.pull_errors[missing] = "dial tcp: lookup registry.invalid: no such host"
+    pod = simple(extra="").manifest
+    pod["spec"]["containers"][0]["image"] = missing
+    import yaml
+
+    from .conftest import pod as make
+
+    reconciler.on_set(SOURCE, [make(yaml.safe_dump({**pod, "metadata": {"name": "web"}}))])
+    state = reconciler.settings.state_dir
+    reasons = set()
+
+    def seen_both() -> bool:
+        s = read_status(state, "default", "web-node-1")
+        if s and s.container_statuses:
+            reasons.add(s.container_statuses[0].reason)
+        return {"ErrImagePull", "ImagePullBackOff"} <= reasons
+
+    wait_for(seen_both, 5, "ErrImagePull and ImagePullBackOff")
+
+
+def test_never_pull_policy_with_missing_image(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    fake.images.discard(IMAGE)
+    reconciler.on_set(SOURCE, [simple(extra="    imagePullPolicy: Never\n")])
+    status = status_when(
+        reconciler.settings.state_dir,
+        lambda s: s.container_statuses[0].reason == "ErrImageNeverPull",
+        "ErrImageNeverPull",
+    )
+    assert "not present with pull policy of Never" in (status.container_statuses[0].state.message or "")
+    assert ("pull", IMAGE) not in fake.calls
+
+
+def test_restarted_reconciler_adopts_running_containers(settings: Settings, fake: FakeRuntime) -> None:
+    pod = simple()
+    first = Reconciler(settings, runtime=fake)
+    first._make_sources = lambda: []  # type: ignore[method-assign]
+    first.start()
+    first.on_set(SOURCE, [pod])
+    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    first.stop()
+    calls = len(fake.calls)
+    second = Reconciler(settings, runtime=fake)
+    second._make_sources = lambda: []  # type: ignore[method-assign]
+    second.start()
+    try:
+        second.on_set(SOURCE, [simple()])
+        assert second.wait_synced(5)
+        time.sleep(0.5)
+        assert [a for a, _ in fake.calls[calls:] if a in ("create", "start", "stop", "remove")] == []
+    finally:
+        second.stop()
+
+
+def test_orphans_are_removed_only_once_their_source_was_read(settings: Settings, fake: FakeRuntime) -> None:
+    first = Reconciler(settings, runtime=fake)
+    first._make_sources = lambda: []  # type: ignore[method-assign]
+    first.start()
+    first.on_set(SOURCE, [simple()])
+    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    first.stop()
+    second = Reconciler(settings, runtime=fake)
+    second._make_sources = lambda: []  # type: ignore[method-assign]
+    second.crash_backoff = Backoff(initial=0.4)
+    second.start()
+    try:
+        time.sleep(0.6)  # several relists: the source has not been read, the container must survive
+        assert fake.by_name("c", running=True)
+        second.on_set(SOURCE, [])
+        wait_for(lambda: not fake.by_name("c", running=True), 5, "orphan stopped")
+    finally:
+        second.stop()
+
+
+def test_docker_outage_recreates_the_sandbox_and_restarts_containers(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    reconciler.on_set(SOURCE, [simple()])
+    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    for record in list(fake.containers.values()):
+        fake.exit(record.id, 0)  # what an engine restart does to every container
+    wait_for(lambda: fake.by_name("POD", running=True), 5, "new sandbox")
+    sandbox = fake.by_name("POD", running=True)[0]
+    assert sandbox.attempt == 1
+    app = wait_for(lambda: fake.by_name("c", running=True), 5, "container back")[0]
+    assert app.attempt == 1 and app.sandbox_id == sandbox.id
