@@ -74,6 +74,8 @@ def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | N
 
     printer = Printer()
     skipped = INIT.check_skip(skip) | INIT.check_skip(cfg.init.skip_phases)
+    if only is not None:
+        skipped = frozenset()  # `kbs init phase X` runs X even when the configuration's skipPhases names it
     data = prepare(cfg, options, printer)
     try:
         result = INIT.run(data, printer, skip=skipped, only=only)

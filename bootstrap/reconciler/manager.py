@@ -422,9 +422,13 @@ class Reconciler:
             )
 
     def _source_read(self, source: str | None) -> bool:
-        if source is None or source not in self.settings.sources:
-            return self.sources_ready
-        return source in self._seen
+        """Whether containers of a pod from `source` may be judged orphans: only once every source was read.
+
+        (The kubelet's rule, and the issue's. Judging per source would let a file pod's old generation go while
+        an unreachable URL source is still unread, but a URL pod could then be killed by mistake.)
+        """
+        del source
+        return self.sources_ready
 
     def _judge_orphans(self, pods: dict[str, list[ContainerRecord]]) -> None:
         starters: list[orphans.OrphanTerminator] = []

@@ -1,8 +1,8 @@
 """Containers whose pod no source wants any more: stopping them, and garbage-collecting dead containers.
 
-A container belongs to a pod UID (label). When no desired pod has that UID it is an orphan, but only once the
-source its pod came from (the sandbox's `annotation.kubernetes.io/config.source`; all sources when unknown) has
-been read once: right after a reconciler restart an unread source may still want it. Running orphans are
+A container belongs to a pod UID (label). When no desired pod has that UID it is an orphan, but only once every
+source has been read once: right after a reconciler restart an unread source may still want it. (`source_of`
+reads which source a pod came from, the sandbox's `annotation.kubernetes.io/config.source` label.) Running orphans are
 stopped by an `OrphanTerminator` (preStop and grace period from their labels), registered like a pod worker so
 that a new pod with the same name starts only after the old one is gone. Dead containers are collected every
 minute: of a pod that is gone only the newest generation keeps its newest dead container per name (for

@@ -61,7 +61,7 @@ staticPodPath: {root}/etc/kubernetes/manifests
 reconciler:
   mode: bundled
   port: {port}
-  healthzPort: 0
+  healthzPort: {healthz}
   stateDir: {root}/var/lib/kbs
   runDir: {root}/run/kbs
   logDir: {root}/var/log/kbs
@@ -196,7 +196,7 @@ def control_plane(
     reconciler: Reconciler | None = None
     try:
         config = root / "kbs.yaml"
-        config.write_text(CONFIG.format(root=root, node=node, port=port))
+        config.write_text(CONFIG.format(root=root, node=node, port=port, healthz=port - 2))  # not used in process
         _kbs(config, "certs", "generate")
         _kbs(config, "render")
         k8s = root / "etc/kubernetes"

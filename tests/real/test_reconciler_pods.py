@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -300,3 +300,32 @@ def _self_signed(directory: Path) -> None:
     (directory / "tls.key").write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
+
+
+def test_removal_runs_pre_stop_then_sigterm_then_sigkill_after_the_grace_period(bed: Bed, testbed: TestBed) -> None:
+    # netexec --delay-shutdown ignores SIGTERM for 60 s: only SIGKILL after the 3 s grace period ends it.
+    path = bed.write(
+        "slow.yaml",
+        f"""apiVersion: v1
+kind: Pod
+metadata: {{name: slow}}
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+  - name: slow
+    image: {testbed.images["agnhost"]}
+    args: ["netexec", "--http-port=8080", "--delay-shutdown=60"]
+    lifecycle:
+      preStop: {{httpGet: {{port: 8080, path: "/echo?msg=prestop-ran"}}}}
+""",
+    )
+    bed.start()
+    bed.status_when("slow", lambda s: s.phase == "Running", "running")
+    removed_at = datetime.now(UTC)
+    path.unlink()
+    wait_for(lambda: bed.status("slow") is None, 60, "pod gone")
+    last = next(r for r in bed.containers("slow") if r.container_name == "slow")
+    assert last.exit_code == 137  # killed, not a clean exit on SIGTERM
+    assert last.finished_at is not None and (last.finished_at - removed_at).total_seconds() >= 2.5
+    log = CliRunner().invoke(logs, [f"slow-{bed.node}"])
+    assert "prestop-ran" in log.output

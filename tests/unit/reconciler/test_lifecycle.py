@@ -230,3 +230,88 @@ def test_docker_outage_recreates_the_sandbox_and_restarts_containers(reconciler:
     assert sandbox.attempt == 1
     app = wait_for(lambda: fake.by_name("c", running=True), 5, "container back")[0]
     assert app.attempt == 1 and app.sandbox_id == sandbox.id
+
+
+def test_init_containers_run_to_completion_in_order_before_the_app_containers(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    p = simple(
+        spec=f"""  initContainers:
+  - {{name: init-a, image: {IMAGE}, args: [a]}}
+  - {{name: init-b, image: {IMAGE}, args: [b]}}
+"""
+    )
+    reconciler.on_set(SOURCE, [p])
+    a = wait_for(lambda: fake.by_name("init-a", running=True), 5, "init-a")[0]
+    assert not fake.by_name("init-b") and not fake.by_name("c")
+    fake.exit(a.id, 0)
+    b = wait_for(lambda: fake.by_name("init-b", running=True), 5, "init-b")[0]
+    assert not fake.by_name("c")
+    fake.exit(b.id, 0)
+    wait_for(lambda: fake.by_name("c", running=True), 5, "app container after the init containers")
+    status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Running", "running")
+    assert status.condition("Initialized").status == "True"  # type: ignore[union-attr]
+    assert [s.state.reason for s in status.init_container_statuses] == ["Completed", "Completed"]
+
+
+def test_pre_stop_hook_runs_before_the_container_is_stopped(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    hook = "    lifecycle: {preStop: {exec: {command: [/drain]}}}\n"
+    reconciler.on_set(SOURCE, [simple(extra=hook)])
+    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    reconciler.on_set(SOURCE, [])
+    wait_for(lambda: not fake.by_name("c", running=True), 5, "stopped")
+    actions = [(a, n) for a, n in fake.calls if a in ("exec", "stop")]
+    assert actions.index(("exec", "/drain")) < next(i for i, (a, n) in enumerate(actions) if a == "stop")
+
+
+def test_fixed_uid_manifest_change_restarts_only_the_changed_container(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    def two(image_b: str) -> list[object]:
+        from .conftest import pod
+
+        return [
+            pod(
+                f"apiVersion: v1\nkind: Pod\nmetadata: {{name: web, uid: fixed}}\nspec:\n  containers:\n"
+                f"  - {{name: a, image: {IMAGE}}}\n  - {{name: b, image: {image_b}}}\n"
+            )
+        ]
+
+    fake.images.add("other:1")
+    reconciler.on_set(SOURCE, two(IMAGE))  # type: ignore[arg-type]
+    a = wait_for(lambda: fake.by_name("a", running=True), 5, "a")[0]
+    wait_for(lambda: fake.by_name("b", running=True), 5, "b")
+    reconciler.on_set(SOURCE, two("other:1"))  # type: ignore[arg-type]
+    wait_for(lambda: [r for r in fake.by_name("b", running=True) if r.image == "other:1"], 5, "b replaced")
+    assert fake.by_name("a", running=True)[0].id == a.id  # untouched
+
+
+def test_listeners_get_events_statuses_and_removals(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    from bootstrap.reconciler.events import Event
+    from bootstrap.reconciler.status import PodStatus
+
+    class Listener:
+        def __init__(self) -> None:
+            self.events: list[Event] = []
+            self.statuses: list[PodStatus] = []
+            self.removed: list[PodStatus] = []
+
+        def on_event(self, event: Event) -> None:
+            self.events.append(event)
+
+        def on_pod_status(self, status: PodStatus) -> None:
+            self.statuses.append(status)
+
+        def on_pod_removed(self, status: PodStatus) -> None:
+            self.removed.append(status)
+
+    listener = Listener()
+    reconciler.add_listener(listener)
+    p = simple()
+    reconciler.on_set(SOURCE, [p])
+    wait_for(lambda: any(s.phase == "Running" for s in listener.statuses), 5, "Running status")
+    assert {"Created", "Started"} <= {e.reason for e in listener.events if e.pod.uid == p.uid}
+    assert next(e for e in listener.events if e.reason == "Started").field_path == "spec.containers{c}"
+    reconciler.on_set(SOURCE, [])
+    wait_for(lambda: listener.removed, 5, "removal")
+    assert listener.removed[0].uid == p.uid and any(s.terminating for s in listener.statuses)

@@ -18,7 +18,9 @@ from bootstrap.reconciler.testing import wait_for
 
 from .conftest import IMAGE, NODE
 
-POD = "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers: [{{name: c, image: " + IMAGE + "}}]\n"
+POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers: [{{name: c, image: " + IMAGE + "}}]\n"
+)
 
 
 class Sets:
@@ -96,7 +98,9 @@ def test_duplicate_names_later_file_wins_and_the_other_is_reported(watched: tupl
     directory, sets, recorder = watched
     (directory / "a.yaml").write_text(POD.format(name="same"))
     (directory / "b.yaml").write_text(POD.format(name="same").replace("spec:", "spec:\n  hostNetwork: true"))
-    wait_for(lambda: sets.calls and len(sets.calls[-1]) == 1 and sets.calls[-1][0].origin.endswith("b.yaml"), 3, "b wins")
+    wait_for(
+        lambda: sets.calls and len(sets.calls[-1]) == 1 and sets.calls[-1][0].origin.endswith("b.yaml"), 3, "b wins"
+    )
     wait_for(lambda: any("duplicate pod name" in e.message for e in recorder.recent()), 3, "duplicate reported")
 
 
@@ -122,7 +126,7 @@ class _Server:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self.send_response(outer.status)
                 self.send_header("Content-Length", str(len(outer.body)))
                 self.end_headers()
