@@ -29,34 +29,47 @@ class Listener:
         return f"{self.command or '?'} (pid {self.pid})"
 
 
-def _listening_inodes(port: int, proc: Path) -> set[str]:
-    inodes: set[str] = set()
+def _listening_inodes(wanted: set[int], proc: Path) -> dict[str, int]:
+    """socket inode -> port, for the LISTEN sockets on any of the `wanted` ports."""
+    inodes: dict[str, int] = {}
     for table in ("tcp", "tcp6"):
         with contextlib.suppress(OSError):
             for line in (proc / "net" / table).read_text().splitlines()[1:]:
                 cols = line.split()
                 if len(cols) < 10 or cols[3] != _LISTEN:
                     continue
-                if int(cols[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(cols[9])
+                port = int(cols[1].rsplit(":", 1)[1], 16)
+                if port in wanted:
+                    inodes[cols[9]] = port
     return inodes
 
 
-def listener(port: int, proc: Path = PROC) -> Listener | None:
-    """The process listening on TCP `port` on any address, or None when nobody listens."""
-    inodes = _listening_inodes(port, proc)
+def listeners(wanted: list[int], proc: Path = PROC) -> dict[int, Listener]:
+    """Port -> the process listening on it, for the `wanted` ports that someone listens on (one /proc walk)."""
+    inodes = _listening_inodes(set(wanted), proc)
     if not inodes:
-        return None
-    targets = {f"socket:[{inode}]" for inode in inodes}
+        return {}
+    targets = {f"socket:[{inode}]": port for inode, port in inodes.items()}
+    found: dict[int, Listener] = {}
     for pid_dir in proc.iterdir():
         if not pid_dir.name.isdigit():
             continue
         with contextlib.suppress(OSError):
             for fd in (pid_dir / "fd").iterdir():
                 with contextlib.suppress(OSError):
-                    if os.readlink(fd) in targets:
-                        return _describe(int(pid_dir.name), port, proc)
-    return Listener(port, None, "", ())
+                    port = targets.get(os.readlink(fd))
+                    if port is not None and port not in found:
+                        found[port] = _describe(int(pid_dir.name), port, proc)
+        if len(found) == len(set(inodes.values())):
+            break
+    for port in set(inodes.values()) - set(found):
+        found[port] = Listener(port, None, "", ())
+    return found
+
+
+def listener(port: int, proc: Path = PROC) -> Listener | None:
+    """The process listening on TCP `port` on any address, or None when nobody listens."""
+    return listeners([port], proc).get(port)
 
 
 def _describe(pid: int, port: int, proc: Path) -> Listener:

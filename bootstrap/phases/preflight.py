@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,8 +114,10 @@ def _mentions_our_paths(listener: ports.Listener, data: InitData) -> bool:
 
 def ports_free(data: InitData) -> list[Problem]:
     problems = []
-    for port, allowed in sorted(_expected_owners(data).items()):
-        owner = ports.listener(port)
+    expected = _expected_owners(data)
+    held = ports.listeners(list(expected))
+    for port, allowed in sorted(expected.items()):
+        owner = held.get(port)
         if owner is None:
             continue
         ours = owner.command in allowed or ("kbs" in allowed and _is_kbs(owner))
@@ -227,8 +230,13 @@ def evaluate(data: InitData, checks: tuple[CheckFn, ...] | None = None) -> tuple
         n.lower() for n in data.cfg.init.node_registration.ignore_preflight_errors
     }
     errors, warnings = [], []
-    for check in CHECKS if checks is None else checks:
-        for problem in check(data):
+    selected = CHECKS if checks is None else checks
+    # The checks only read (the image pull aside) and several wait on Docker or /proc: run them side by side,
+    # report them in table order.
+    with ThreadPoolExecutor(max_workers=max(1, len(selected)), thread_name_prefix="kbs-preflight") as pool:
+        results = list(pool.map(lambda check: check(data), selected))
+    for problems in results:
+        for problem in problems:
             ignored = "all" in ignore or problem.check.lower() in ignore
             if problem.severity == "error" and not ignored and not data.dry_run:
                 errors.append(problem)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bootstrap.reconciler.errors import InvalidManifestError
+from bootstrap.errors import KbsError
 from bootstrap.reconciler.runtime import ContainerRecord, Runtime
 from bootstrap.reconciler.status import read_statuses
 
@@ -112,23 +112,21 @@ def find_container(
         if len(prefixed) == 1:
             mine = [r for r in records if r.pod_name in prefixed]
     if not mine:
-        raise InvalidManifestError(
+        raise KbsError(
             f"pod {pod!r} not found{f' in namespace {namespace}' if namespace else ''}",
             hint="`kbs ps -a` lists the pods and containers the reconciler runs",
         )
     names = sorted({r.container_name for r in mine})
     if container is None:
         if len(names) > 1:
-            raise InvalidManifestError(
+            raise KbsError(
                 f"pod {mine[0].pod_name} has several containers: {', '.join(names)}",
                 hint="choose one with -c CONTAINER",
             )
         container = names[0]
     chosen = [r for r in mine if r.container_name == container]
     if not chosen:
-        raise InvalidManifestError(
-            f"container {container!r} not found in pod {mine[0].pod_name} (has: {', '.join(names)})"
-        )
+        raise KbsError(f"container {container!r} not found in pod {mine[0].pod_name} (has: {', '.join(names)})")
     newest_uid = max(chosen, key=lambda r: r.created_at or datetime.min.replace(tzinfo=UTC)).pod_uid
     chosen = sorted(
         (r for r in chosen if r.pod_uid == newest_uid),
@@ -136,9 +134,7 @@ def find_container(
     )
     if previous:
         if len(chosen) < 2:
-            raise InvalidManifestError(
-                f"previous terminated container {container!r} in pod {mine[0].pod_name} not found"
-            )
+            raise KbsError(f"previous terminated container {container!r} in pod {mine[0].pod_name} not found")
         return chosen[-2]
     return chosen[-1]
 

@@ -1,11 +1,13 @@
 """The lab's master provisioning path, for real: lab/master.sh brings up a healthy control plane with `kbs init`.
 
-The script runs as it does on master-1 with three differences it offers for this purpose: it installs nothing
-(KBS_LAB_SKIP_PACKAGES=1; the project's own `kbs` is used), it advertises 127.0.0.1, and every node path kbs uses
-is under a temporary directory (KBS_LAB_ROOT). The control plane listens on the standard ports like the lab's, so
-the module takes its turn with the other real control-plane tests (`exclusive_ports`: a lock, then a wait until
-no one holds those ports). It removes everything with `kbs reset --force`, then sweeps whatever reset missed:
-containers of its uniquely named node, processes started from its temporary directory.
+The script runs as it does on master-1 with two differences it offers for this purpose: it installs nothing
+(KBS_LAB_SKIP_PACKAGES=1; the project's own `kbs` is used), and every node path kbs uses is under a temporary
+directory (KBS_LAB_ROOT). Like master-1 it advertises its own interface's address, here the default-route
+interface's (not 127.0.0.1: kube-apiserver refuses to advertise a loopback address). The control plane listens on
+the standard ports like the lab's, so the module takes its turn with the other real control-plane tests: it
+holds the `control_plane_lock` fixture, and `exclusive_ports` (the init tests' lock, then a wait until no one
+holds those ports). It removes everything with `kbs reset --force`, then sweeps whatever reset missed: containers
+of its uniquely named node, processes started from its temporary directory.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bootstrap import constants
+from bootstrap.config.host import default_route_address
 from tests.real.conftest import TestBed
 from tests.real.test_init_support import exclusive_ports
 
@@ -48,6 +51,7 @@ class Lab:
     root: Path  # KBS_LAB_ROOT: the node's /
     shared: Path  # KBS_LAB_SHARED_DIR: what the host and the workers see
     node: str
+    address: str  # KBS_LAB_ADDRESS: what the API server advertises
     env: dict[str, str]
     first_run: subprocess.CompletedProcess[str]
 
@@ -87,13 +91,19 @@ def _sweep(node: str, base: Path, client: docker.DockerClient) -> None:
 
 @pytest.fixture(scope="module")
 def lab(
-    testbed: TestBed, docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+    testbed: TestBed,
+    docker_client: docker.DockerClient,
+    control_plane_lock: None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("lab-master")
     node = f"kbs-lab-test-{uuid.uuid4().hex[:8]}"
+    address, no_route = default_route_address()
+    if no_route:
+        pytest.fail(f"this machine has no default-route address to advertise: {no_route}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KBS_LAB_")}
     env.update(
-        KBS_LAB_ADDRESS="127.0.0.1",
+        KBS_LAB_ADDRESS=address,
         KBS_LAB_NODE_NAME=node,
         KBS_LAB_SKIP_PACKAGES="1",
         KBS_LAB_KBS=str(KBS),
@@ -104,7 +114,7 @@ def lab(
     with exclusive_ports():
         try:
             first = _run_master_script(env)
-            yield Lab(root=base / "root", shared=base / "shared", node=node, env=env, first_run=first)
+            yield Lab(root=base / "root", shared=base / "shared", node=node, address=address, env=env, first_run=first)
         finally:
             reset = [str(KBS), "reset", "--force", "--config", str(_config(base / "root"))]
             subprocess.run(reset, check=False, capture_output=True)
@@ -152,14 +162,14 @@ def test_master_script_brings_up_a_control_plane_that_answers_with_the_published
 
 def test_published_admin_conf_points_at_the_advertised_address_and_is_private(lab: Lab) -> None:
     admin = yaml.safe_load(lab.admin_conf.read_text())
-    assert [c["cluster"]["server"] for c in admin["clusters"]] == [f"https://127.0.0.1:{constants.APISERVER_PORT}"]
+    assert [c["cluster"]["server"] for c in admin["clusters"]] == [f"https://{lab.address}:{constants.APISERVER_PORT}"]
     for published in (lab.admin_conf, lab.shared / "join-command"):
         assert published.stat().st_mode & 0o777 == 0o600, published
 
 
 def test_published_join_command_carries_a_live_token_and_the_cluster_ca_pin(lab: Lab, testbed: TestBed) -> None:
     join = _join_line(lab)
-    assert join["endpoint"] == f"127.0.0.1:{constants.APISERVER_PORT}"
+    assert join["endpoint"] == f"{lab.address}:{constants.APISERVER_PORT}"
     ca = x509.load_pem_x509_certificate((lab.root / "etc/kubernetes/pki/ca.crt").read_bytes())
     spki = ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     assert join["hash"] == "sha256:" + hashlib.sha256(spki).hexdigest()
@@ -169,6 +179,19 @@ def test_published_join_command_carries_a_live_token_and_the_cluster_ca_pin(lab:
     data = {k: base64.b64decode(v).decode() for k, v in yaml.safe_load(secret).items()}
     assert data["token-secret"] == join["secret"]
     assert data["usage-bootstrap-authentication"] == "true"
+
+
+def test_published_join_command_works_as_is_for_a_stock_kubeadm(lab: Lab, testbed: TestBed) -> None:
+    # What lab/worker.sh runs, word for word, plus --dry-run: kubeadm discovers the cluster through cluster-info,
+    # checks its signature with the token and pins the CA. It runs in a throwaway container on the host network,
+    # so this machine is not touched.
+    words = (lab.shared / "join-command").read_text().split()
+    container = ["docker", "run", "--rm", "--network", "host", "-v", f"{testbed.bin('kubeadm')}:/kubeadm:ro"]
+    command = [*container, "--entrypoint", "/kubeadm", testbed.images["agnhost"], *words[1:]]
+    flags = ["--node-name", f"{lab.node}-worker", "--dry-run", "--ignore-preflight-errors=all"]
+    joined = subprocess.run([*command, *flags], check=False, capture_output=True, text=True, timeout=180)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert "This node has joined the cluster" in joined.stdout
 
 
 def test_running_the_master_script_again_keeps_the_same_cluster_running(

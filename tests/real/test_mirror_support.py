@@ -6,13 +6,15 @@ that publishes to its API server (no tests here).
 an ApiServerSettings (kubelet.conf identity, read API on an uncommon port, serving certificate issued from the
 sandbox CA), waits for the API server and grants the API server's kubelet client `system:kubelet-api-admin` the
 way kubeadm does (ClusterRoleBinding kubeadm:apiserver-kubelet-client). At the end the reconciler stops and
-every container of its instance label is removed, then the sandbox. The caller holds the control-plane lock;
-this only waits until nobody else's control plane holds the ports.
+every container of its instance label is removed, then the sandbox. The caller holds conftest's
+control_plane_lock; this also takes the lock the test_init_* modules use and waits until nobody else's control
+plane holds the ports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -33,12 +35,12 @@ from bootstrap.phases import ports
 from bootstrap.reconciler.apiserver import ApiServerSettings
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.settings import Settings
-from pki.context import PKIContext
 from tests.real.conftest import TestBed
 
 REPO = Path(__file__).resolve().parents[2]
 HOST_PORTS = (6443, 2379, 2380, 2381, 10257, 10259)
 PORT_WAIT = 900.0
+OTHER_LOCK = Path("/tmp/kbs-real-control-plane.lock")  # tests/real/test_init_support.py LOCK
 T = TypeVar("T")
 
 CONFIG = """\
@@ -186,6 +188,22 @@ def remove_instance_containers(instance: str) -> None:
 def control_plane(
     testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None = None, grant_logs: bool = True
 ) -> Iterator[Plane]:
+    # The caller holds conftest's control_plane_lock; the test_init_* modules serialise on another lock file, so
+    # take theirs too (always after ours: no lock-order inversion), then wait for the ports anyone else holds.
+    OTHER_LOCK.touch(exist_ok=True)
+    with OTHER_LOCK.open("r+") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        try:
+            with _control_plane(testbed, node=node, port=port, extra=extra, grant_logs=grant_logs) as plane:
+                yield plane
+        finally:
+            fcntl.flock(other, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _control_plane(
+    testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None, grant_logs: bool
+) -> Iterator[Plane]:
     deadline = time.monotonic() + PORT_WAIT
     while busy := _ports_busy((port,)):
         if time.monotonic() > deadline:
@@ -202,13 +220,13 @@ def control_plane(
         k8s = root / "etc/kubernetes"
         for name, text in (extra or {}).items():
             (k8s / "manifests" / f"{name}.yaml").write_text(text)
-        address = default_route_address()[0]
-        apiserver = ApiServerSettings(
-            kubeconfig=k8s / constants.KUBELET_KUBECONFIG,
-            read_api_port=port,
-            serving_cert=root / "var/lib/kbs/pki/serving.crt",
-            serving_key=root / "var/lib/kbs/pki/serving.key",
-            pki=PKIContext(node_name=node, advertise_address=address, cert_dir=k8s / "pki", kubernetes_dir=k8s),
+        apiserver = ApiServerSettings.kubeadm_layout(
+            kubernetes_dir=k8s,
+            cert_dir=k8s / "pki",
+            node_name=node,
+            advertise_address=default_route_address()[0],
+            port=port,
+            state_dir=root / "var/lib/kbs",
         )
         settings = Settings(
             node_name=node,
@@ -222,6 +240,14 @@ def control_plane(
         reconciler.start()
         plane = Plane(root, node, instance, port, testbed, reconciler)
         wait_until("the API server's /readyz", lambda: plane.kubectl("get", "--raw", "/readyz") == "ok", timeout=240)
+        plane.kubectl(  # what `kbs init` does so that admin.conf works (bootstrap.kube.admin)
+            "create",
+            "clusterrolebinding",
+            "kubeadm:cluster-admins",
+            "--clusterrole=cluster-admin",
+            "--group=kubeadm:cluster-admins",
+            conf="super-admin.conf",
+        )
         if grant_logs:  # what kubeadm's init does for the API server's kubelet client (kbs init: issue 7)
             plane.kubectl(
                 "create",

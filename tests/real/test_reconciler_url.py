@@ -80,8 +80,8 @@ def test_url_source_runs_pods_keeps_them_on_errors_and_removes_them_on_an_empty_
         http_check_frequency=1.0,
     )
     wait_for(lambda: running_pods(bed) == {bed.pod_name("one")}, 60, "pod from the URL")
-    one = bed.status("one")
-    assert one is not None and one.source == "http" and one.origin == url
+    one = bed.status_when("one", lambda s: s.phase == "Running", "status of the URL pod")
+    assert one.source == "http" and one.origin == url
     assert not one.manifest["spec"].get("tolerations")  # URL pods get no NoExecute toleration
     assert body.headers[0]["X-Token"] == "abc, def"  # a repeated header name keeps both values, in order
 

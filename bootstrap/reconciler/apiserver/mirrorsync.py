@@ -30,6 +30,7 @@ from bootstrap.reconciler.apiserver.client import NodeAPI, reason_of, unreachabl
 from bootstrap.reconciler.apiserver.desired import DesiredPods
 from bootstrap.reconciler.events import Event, PodRef
 from bootstrap.reconciler.logfmt import LOGGER, log
+from bootstrap.reconciler.status import PodStatus
 
 _log = logging.getLogger(LOGGER)
 Obj = dict[str, Any]
@@ -152,7 +153,7 @@ class MirrorSync:
         log(_log, logging.INFO, "Deleted mirror pod", pod=_where(pod), reason=why)
         return True
 
-    def _create(self, status: Any) -> Obj | None:
+    def _create(self, status: PodStatus) -> Obj | None:
         if self.node_uid is None:
             return None  # the Node is not registered yet; the publisher touches every name once it is
         rejected = self.rejections.get(status.full_name)
@@ -181,7 +182,7 @@ class MirrorSync:
     def _retry_due(self, rejected: Rejection) -> bool:
         return self._clock() - rejected.at >= constants.MIRROR_RETRY_PERIOD
 
-    def _send_status(self, name: str, status: Any, pod: Obj) -> None:
+    def _send_status(self, name: str, status: PodStatus, pod: Obj) -> None:
         uid = mirror.uid_of(pod)
         patch = mirror.status_patch(status, uid)
         if self._sent.get(uid) == patch:
@@ -200,7 +201,7 @@ class MirrorSync:
             return
         self._sent[uid] = patch
 
-    def _reject(self, status: Any, message: str) -> None:
+    def _reject(self, status: PodStatus, message: str) -> None:
         previous = self.rejections.get(status.full_name)
         self.rejections[status.full_name] = Rejection(status.hash, message, self._clock())
         self._retry[status.full_name] = self._clock() + constants.MIRROR_RETRY_PERIOD

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,7 +298,3 @@ def lease_renewal(node_name: str, at: datetime | None = None) -> Obj:
             "renewTime": micro_time(at),
         }
     }
-
-
-def hostname() -> str:
-    return socket.gethostname()

@@ -28,3 +28,32 @@ class ApiServerSettings:
     client_ca: Path | None = None  # CA of the clients the read API accepts; None: the kubeconfig's cluster CA
     pki: PKIContext | None = None  # set: issue the serving certificate from this PKI's CA when missing or unfit
     request_timeout: float = 10.0
+
+    @classmethod
+    def kubeadm_layout(
+        cls,
+        *,
+        kubernetes_dir: Path,
+        cert_dir: Path,
+        node_name: str,
+        advertise_address: str,
+        port: int | None = constants.KUBELET_PORT,
+        state_dir: Path = constants.RECONCILER_STATE_DIR,
+    ) -> ApiServerSettings:
+        """The usual wiring (what `kbs reconcile --config` wants): kubelet.conf from `kubernetes_dir`, the serving
+        certificate under `<state_dir>/pki`, issued from the CA in `cert_dir`."""
+        from pki.context import PKIContext
+
+        serving = state_dir / "pki"
+        return cls(
+            kubeconfig=kubernetes_dir / constants.KUBELET_KUBECONFIG,
+            read_api_port=port,
+            serving_cert=serving / constants.RECONCILER_SERVING_CERT,
+            serving_key=serving / constants.RECONCILER_SERVING_KEY,
+            pki=PKIContext(
+                node_name=node_name,
+                advertise_address=advertise_address,
+                cert_dir=cert_dir,
+                kubernetes_dir=kubernetes_dir,
+            ),
+        )

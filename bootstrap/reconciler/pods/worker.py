@@ -32,9 +32,8 @@ from bootstrap.reconciler import model
 from bootstrap.reconciler.errors import RuntimeOperationError
 from bootstrap.reconciler.events import PodRef, Recorder
 from bootstrap.reconciler.logfmt import LOGGER, log
-from bootstrap.reconciler.pods import kill, translate
+from bootstrap.reconciler.pods import kill, start, translate
 from bootstrap.reconciler.pods.backoff import Backoff, format_duration
-from bootstrap.reconciler.pods.images import ensure_image
 from bootstrap.reconciler.pods.phase import Waiting, build_status, history
 from bootstrap.reconciler.pods.probes import PodProbes
 from bootstrap.reconciler.runtime import ContainerRecord, Runtime, naming
@@ -272,30 +271,23 @@ class PodWorker:
         runtime, pod, recorder = self.host.runtime, self.pod, self.host.recorder
         sandboxes = sorted((r for r in records if r.is_sandbox), key=lambda r: r.attempt)
         if sandboxes:
-            recorder.event(
-                "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", pod=self.ref
-            )
+            message = "Pod sandbox changed, it will be killed and re-created."
+            recorder.event("Normal", "SandboxChanged", message, pod=self.ref)
             kill.kill_pod(runtime, recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod)
-        attempt = sandboxes[-1].attempt + 1 if sandboxes else 0
-        pause = self.host.settings.pause_image
-        waiting = ensure_image(
-            runtime, recorder, self.host.image_backoff, image=pause, policy="IfNotPresent", pod=self.ref, container=None
+        made = start.create_sandbox(
+            runtime,
+            recorder,
+            self.host.image_backoff,
+            self._ctx(None),
+            pause_image=self.host.settings.pause_image,
+            attempt=sandboxes[-1].attempt + 1 if sandboxes else 0,
+            ref=self.ref,
         )
-        if waiting is not None:
+        if isinstance(made, Waiting):
             for container in (*pod.spec.init_containers, *pod.spec.containers):
-                self.waiting[container.name] = waiting
+                self.waiting[container.name] = made
             return None
-        spec = translate.sandbox_spec(self._ctx(None), pause, attempt)
-        try:
-            sandbox_id = runtime.create(spec)
-            runtime.start(sandbox_id)
-        except RuntimeOperationError as exc:
-            recorder.event(
-                "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc.message}", pod=self.ref
-            )
-            raise
-        log(_log, logging.INFO, "Created pod sandbox", pod=pod.describe(), sandbox=spec.name)
-        return runtime.inspect(sandbox_id)
+        return made
 
     # --- containers -------------------------------------------------------------------------------------------
     def _init_containers(
@@ -421,52 +413,23 @@ class PodWorker:
         *,
         init: bool,
     ) -> None:
-        runtime, recorder = self.host.runtime, self.host.recorder
-        waiting = ensure_image(
-            runtime,
-            recorder,
+        waiting, retry_in = start.start_container(
+            self.host.runtime,
+            self.host.recorder,
             self.host.image_backoff,
-            image=container.image,
-            policy=container.image_pull_policy,
-            pod=self.ref,
-            container=container.name,
+            ctx,
+            container,
+            sandbox_id=sandbox.id,
+            restart_count=restart_count,
+            init=init,
+            ref=self.ref,
         )
-        if waiting is not None:
-            self.waiting[container.name] = waiting
-            if waiting.reason != "ErrImageNeverPull":
-                key = f"{self.uid}_{container.name}_{container.image}"
-                plan.soon(max(0.1, self.host.image_backoff.remaining_since_update(key)))
+        if waiting is None:
+            self.waiting.pop(container.name, None)
             return
-        try:
-            spec = translate.container_spec(ctx, container, sandbox.id, restart_count, init=init)
-            container_id = runtime.create(spec)
-        except translate.VolumeError as exc:
-            recorder.event("Warning", "FailedMount", exc.message, pod=self.ref)
-            self.waiting[container.name] = Waiting("ContainerCreating", exc.message)
-            plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
-            return
-        except RuntimeOperationError as exc:
-            reason = (
-                "CreateContainerConfigError" if exc.reason == "CreateContainerConfigError" else "CreateContainerError"
-            )
-            recorder.event("Warning", "Failed", f"Error: {exc.message}", pod=self.ref, container=container.name)
-            self.waiting[container.name] = Waiting(reason, exc.message)
-            plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
-            return
-        recorder.event(
-            "Normal", "Created", f"Created container: {container.name}", pod=self.ref, container=container.name
-        )
-        try:
-            runtime.start(container_id)
-        except RuntimeOperationError as exc:
-            recorder.event("Warning", "Failed", f"Error: {exc.message}", pod=self.ref, container=container.name)
-            self.waiting[container.name] = Waiting("RunContainerError", exc.message)
-            plan.soon(0.1)  # the dead record now goes through the crash-loop backoff
-            return
-        self.waiting.pop(container.name, None)
-        recorder.event(
-            "Normal", "Started", f"Started container {container.name}", pod=self.ref, container=container.name
-        )
+        self.waiting[container.name] = waiting
+        if retry_in is not None:
+            plan.soon(retry_in)
 
     # --- status -----------------------------------------------------------------------------------------------
     def _publish(

@@ -70,7 +70,7 @@ def test_a_port_held_by_our_own_component_is_fine_and_by_another_is_an_error(
         10259: ports.Listener(10259, 12, "kube-scheduler", ("kube-scheduler", "--kubeconfig=/other/scheduler.conf")),
         2379: ports.Listener(2379, 11, "nginx", ("nginx",)),
     }
-    monkeypatch.setattr(ports, "listener", owners.get)
+    monkeypatch.setattr(ports, "listeners", lambda wanted: {p: owners[p] for p in wanted if p in owners})
     errors, _ = preflight.evaluate(data, _only(preflight.ports_free))
     assert [(e.check, e.message) for e in errors] == [
         ("Port-2379", "port 2379 is in use by nginx (pid 11)"),

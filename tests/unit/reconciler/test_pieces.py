@@ -231,3 +231,29 @@ def test_ps_lists_containers_with_readiness(monkeypatch: pytest.MonkeyPatch, tmp
     assert "web-node-1" in result.output and "Running" in result.output
     as_json = CliRunner().invoke(ps, ["-o", "json", "--state-dir", str(tmp_path)])
     assert '"pod": "web-node-1"' in as_json.output
+
+
+def test_systemd_install_refuses_without_systemd_and_writes_the_unit_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from bootstrap.errors import KbsError
+    from bootstrap.reconciler import systemd
+
+    unit = tmp_path / "kbs-reconciler.service"
+    with pytest.raises(KbsError, match="systemd is not running this machine"):
+        systemd.install(["--node-name", "cp1"], path=unit, run_dir=tmp_path / "no-systemd")
+    run_dir = tmp_path / "run-systemd"
+    run_dir.mkdir()
+    calls: list[list[str]] = []
+
+    def run(args: list[str], **_kw: object) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr("shutil.which", lambda _name: "/bin/systemctl")
+    monkeypatch.setattr("subprocess.run", run)
+    systemd.install(["--node-name", "cp1"], path=unit, run_dir=run_dir)
+    assert "reconcile --node-name cp1" in unit.read_text() and "KillMode=process" in unit.read_text()
+    assert calls == [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "kbs-reconciler.service"]]
