@@ -62,6 +62,14 @@ def complete(
         endpoint.advertise_address = address
         if note:
             notes.append(note)
+    if ipaddress.ip_address(endpoint.advertise_address).is_loopback:
+        # kube-apiserver's endpoint reconciler refuses a loopback address at start-up: fail here, not in a crash loop.
+        raise ConfigError(
+            f"{origin(INIT_KIND, 'localAPIEndpoint.advertiseAddress')}: {endpoint.advertise_address} is a loopback "
+            "address; kube-apiserver refuses to advertise it",
+            hint="set localAPIEndpoint.advertiseAddress or --advertise-address to an address of this node that other "
+            "nodes can reach",
+        )
 
     # node name
     registration = init.node_registration

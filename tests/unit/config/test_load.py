@@ -194,3 +194,19 @@ def test_a_bad_flag_is_named_by_its_flag() -> None:
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_loopback_advertise_address_is_refused_before_kube_apiserver_would(address: str) -> None:
+    with pytest.raises(ConfigError, match=r"--advertise-address: .* is a loopback address") as caught:
+        load_config(None, Overrides(advertise_address=address))
+    assert caught.value.hint is not None and "--advertise-address" in caught.value.hint
+
+
+def test_no_default_route_means_an_explicit_advertise_address_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bootstrap.config import host
+
+    monkeypatch.setattr(host, "default_route_address", lambda *a, **k: ("127.0.0.1", "no default route"))
+    with pytest.raises(ConfigError, match="loopback"):
+        load_config(None)
+    assert load_config(None, Overrides(advertise_address="192.0.2.7")).advertise_address == "192.0.2.7"
