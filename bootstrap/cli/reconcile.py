@@ -68,6 +68,14 @@ def reconciler_options(func: F) -> F:
     """The flags `kbs reconcile` and `kbs reconciler install` share."""
     options = [
         click.option(
+            "--config",
+            "config_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="A kbs configuration file: its staticPodPath, node name, advertise address, pause image and "
+            "reconciler settings become the defaults of the flags below.",
+        ),
+        click.option(
             "--manifest-dir",
             type=click.Path(path_type=Path),
             default=None,
@@ -132,10 +140,36 @@ def reconciler_options(func: F) -> F:
     return func
 
 
+def _from_config(path: Path) -> dict[str, Any]:
+    """Flag values implied by a kbs configuration file (the same mapping `kbs init` uses to start us)."""
+    from bootstrap.config import load_config
+
+    cfg = load_config(path)
+    rec = cfg.kbs.reconciler
+    return {
+        "manifest_dir": cfg.manifests_dir,
+        "node_name": cfg.node_name,
+        "node_ip": cfg.advertise_address,
+        "pod_infra_container_image": cfg.image("pause"),
+        "state_dir": rec.state_dir / "reconciler",
+        "healthz_port": rec.healthz_port,
+        "healthz_bind_address": rec.healthz_bind_address,
+        "file_check_frequency": rec.file_check_frequency.total_seconds(),
+        "http_check_frequency": rec.http_check_frequency.total_seconds(),
+        "manifest_url": rec.static_pod_url,
+        "docker_host": rec.docker_host,
+    }
+
+
 def _settings(kwargs: dict[str, Any]) -> Any:
     from bootstrap.config.host import hostname
     from bootstrap.reconciler.settings import Settings, default_pause_image
 
+    if kwargs.get("config_file") is not None:
+        ctx = click.get_current_context()
+        for name, value in _from_config(kwargs["config_file"]).items():
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
+                kwargs[name] = value  # the command line wins over the file
     if kwargs["no_manifest_dir"] and kwargs["manifest_dir"] is not None:
         raise click.UsageError("--manifest-dir and --no-manifest-dir exclude each other")
     manifest_dir = None if kwargs["no_manifest_dir"] else (kwargs["manifest_dir"] or constants.MANIFESTS_DIR)

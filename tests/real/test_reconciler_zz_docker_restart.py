@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,7 +82,6 @@ spec:
     bed.start()
     before = bed.status_when("web", lambda s: s.ready, "web ready")
     bed.status_when("host", lambda s: s.phase == "Running", "host running")
-    began = time.monotonic()
     restart_dockerd()
     first_id = before.container_statuses[0].container_id
     after = bed.status_when(
@@ -94,4 +92,3 @@ spec:
     assert after.container_statuses[0].restart_count == 1
     sandboxes = [r for r in bed.containers("web") if r.is_sandbox and r.running]
     assert len(sandboxes) == 1 and sandboxes[0].attempt == 1
-    assert time.monotonic() - began < 240

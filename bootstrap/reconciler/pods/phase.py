@@ -71,6 +71,7 @@ def container_status(
     waiting: Waiting | None,
     *,
     message_file: Callable[[int], Path] | None = None,
+    not_yet: str = "ContainerCreating",
 ) -> ContainerStatus:
     past = history(records, container.name)
     latest = past[-1] if past else None
@@ -79,7 +80,7 @@ def container_status(
     if latest is None:
         state = ContainerState(
             "waiting",
-            reason=(waiting.reason if waiting else "ContainerCreating"),
+            reason=(waiting.reason if waiting else not_yet),
             message=(waiting.message or None) if waiting else None,
         )
         return ContainerStatus(name=container.name, state=state, image=container.image, started=False)
@@ -180,14 +181,21 @@ def build_status(
         container_status(c, records, probes, waiting.get(c.name), message_file=file_for(c.name))
         for c in pod.spec.init_containers
     )
+    incomplete = [s.name for s in init if not (s.state.kind == "terminated" and s.state.exit_code == 0)]
     regular = tuple(
-        container_status(c, records, probes, waiting.get(c.name), message_file=file_for(c.name))
+        container_status(
+            c,
+            records,
+            probes,
+            waiting.get(c.name),
+            message_file=file_for(c.name),
+            not_yet="PodInitializing" if incomplete else "ContainerCreating",
+        )
         for c in pod.spec.containers
     )
     phase = pod_phase(pod.spec, regular, init)
     now = datetime.now(UTC).replace(microsecond=0)
     before = {c.type: c for c in previous.conditions} if previous else {}
-    incomplete = [s.name for s in init if not (s.state.kind == "terminated" and s.state.exit_code == 0)]
     unready = [s.name for s in regular if not s.ready]
     done = phase in ("Succeeded", "Failed")
     ready_reason = "PodCompleted" if done else "ContainersNotReady"

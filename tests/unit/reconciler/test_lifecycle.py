@@ -247,6 +247,8 @@ def test_init_containers_run_to_completion_in_order_before_the_app_containers(
     fake.exit(a.id, 0)
     b = wait_for(lambda: fake.by_name("init-b", running=True), 5, "init-b")[0]
     assert not fake.by_name("c")
+    waiting = status_when(reconciler.settings.state_dir, lambda s: s.init_container_statuses[1].running, "init-b")
+    assert waiting.container_statuses[0].reason == "PodInitializing" and waiting.phase == "Pending"
     fake.exit(b.id, 0)
     wait_for(lambda: fake.by_name("c", running=True), 5, "app container after the init containers")
     status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Running", "running")
@@ -315,3 +317,18 @@ def test_listeners_get_events_statuses_and_removals(reconciler: Reconciler, fake
     reconciler.on_set(SOURCE, [])
     wait_for(lambda: listener.removed, 5, "removal")
     assert listener.removed[0].uid == p.uid and any(s.terminating for s in listener.statuses)
+
+
+def test_docker_down_at_start_then_up_runs_the_pods(settings: Settings, fake: FakeRuntime) -> None:
+    fake.available = False
+    r = Reconciler(settings, runtime=fake)
+    r._make_sources = lambda: []  # type: ignore[method-assign]
+    r.start()
+    try:
+        r.on_set(SOURCE, [simple()])
+        time.sleep(0.5)
+        assert r.healthy()  # the reconciler itself stays up
+        fake.available = True
+        wait_for(lambda: fake.by_name("c", running=True), 10, "pod started once Docker answers")
+    finally:
+        r.stop()

@@ -257,3 +257,57 @@ def test_systemd_install_refuses_without_systemd_and_writes_the_unit_with_it(
     systemd.install(["--node-name", "cp1"], path=unit, run_dir=run_dir)
     assert "reconcile --node-name cp1" in unit.read_text() and "KillMode=process" in unit.read_text()
     assert calls == [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "kbs-reconciler.service"]]
+
+
+def test_healthz_answers_ok_while_the_loop_runs_and_500_when_it_does_not() -> None:
+    import urllib.error
+    import urllib.request
+
+    from bootstrap.reconciler.daemon import HealthServer
+
+    class Stub:
+        ok = True
+
+        def healthy(self) -> bool:
+            return self.ok
+
+    stub = Stub()
+    server = HealthServer(stub, "127.0.0.1", 0)  # type: ignore[arg-type]
+    server.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=2) as answer:
+            assert answer.read() == b"ok"
+        stub.ok = False
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=2)
+        assert failed.value.code == 500
+    finally:
+        server.stop()
+
+
+def test_reconcile_takes_defaults_from_a_config_file_and_flags_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bootstrap.cli.reconcile import reconcile
+    from bootstrap.reconciler import manager
+
+    seen: list[object] = []
+
+    class Stub:
+        def __init__(self, settings: object) -> None:
+            seen.append(settings)
+
+        def run_forever(self) -> None:
+            return
+
+    monkeypatch.setattr(manager, "Reconciler", Stub)
+    config = tmp_path / "kbs.yaml"
+    config.write_text(
+        "apiVersion: kbs.dev/v1alpha1\nkind: KbsConfiguration\n"
+        f"staticPodPath: {tmp_path}/m\nreconciler:\n  healthzPort: 18249\n  fileCheckFrequency: 5s\n"
+    )
+    result = CliRunner().invoke(reconcile, ["--config", str(config), "--node-name", "cp9", "--healthz-port", "0"])
+    assert result.exit_code == 0, result.output
+    settings = seen[0]
+    assert settings.manifest_dir == tmp_path / "m" and settings.file_check_frequency == 5  # type: ignore[attr-defined]
+    assert settings.node_name == "cp9" and settings.healthz_port is None  # type: ignore[attr-defined]
