@@ -16,6 +16,7 @@ docs/performance.md's "## Init" section. Needs root, Docker, the test bed images
 from __future__ import annotations
 
 import argparse
+import fcntl
 import re
 import shutil
 import statistics
@@ -32,6 +33,7 @@ import direct_run
 
 from bootstrap.config import load_config
 from bootstrap.phases import health
+from tests.real.conftest import CONTROL_PLANE_LOCK
 from tests.real.test_init_support import CONFIG, exclusive_ports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +111,11 @@ def main() -> None:
     kbs_total: list[float] = []
     direct: list[float] = []
     per_phase: dict[str, list[float]] = {}
-    with exclusive_ports():  # the control plane needs the host's ports to itself
-        rounds(args.rounds, kbs_healthy, kbs_total, direct, per_phase)
+    # the control plane needs the host's ports to itself: the tests' lock, then wait for hand-started ones
+    with CONTROL_PLANE_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive_ports():
+            rounds(args.rounds, kbs_healthy, kbs_total, direct, per_phase)
     report(args.rounds, kbs_healthy, kbs_total, direct, per_phase)
 
 

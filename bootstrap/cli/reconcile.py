@@ -158,7 +158,14 @@ def _from_config(path: Path) -> dict[str, Any]:
         "http_check_frequency": rec.http_check_frequency.total_seconds(),
         "manifest_url": rec.static_pod_url,
         "docker_host": rec.docker_host,
+        "apiserver": _apiserver(cfg),  # issue 6 hook: node, mirror pods, events, read API (reconciler/apiserver)
     }
+
+
+def _apiserver(cfg: Any) -> Any:
+    from bootstrap.reconciler.apiserver import ApiServerSettings
+
+    return ApiServerSettings.from_config(cfg)
 
 
 def _settings(kwargs: dict[str, Any]) -> Any:
@@ -191,6 +198,7 @@ def _settings(kwargs: dict[str, Any]) -> Any:
         state_dir=kwargs["state_dir"],
         pause_image=kwargs["pod_infra_container_image"] or default_pause_image(),
         node_ip=kwargs["node_ip"],
+        apiserver=kwargs.get("apiserver"),  # issue 6 hook: only with --config (kubelet.conf's location)
     )
 
 

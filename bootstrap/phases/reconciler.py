@@ -1,7 +1,8 @@
 """The reconciler phase: make sure something runs the manifests just written.
 
-    bundled  run `kbs reconcile` with flags derived from the configuration: as kbs-reconciler.service under
-             systemd, else detached with a pidfile and a log file (bootstrap.phases.supervise)
+    bundled  write <stateDir>/config.yaml (the effective configuration, no secrets) and run
+             `kbs reconcile --config` on it: as kbs-reconciler.service under systemd, else detached with a
+             pidfile and a log file (bootstrap.phases.supervise)
     kubelet  the installed kubelet runs them; prepare() already found its staticPodPath and said which
     none     stop after the manifests: nothing on this node runs them
 
@@ -10,8 +11,6 @@ restarts it; a dead one (stale pidfile, killed) is started again.
 """
 
 from __future__ import annotations
-
-import json
 
 from bootstrap import constants
 from bootstrap.fsutil import atomic_write
@@ -32,13 +31,12 @@ def run(data: InitData) -> Outcome:
         )
     if mode == "kubelet":
         return Outcome(f"the installed kubelet runs the manifests in {cfg.manifests_dir}")
-    path = supervise.args_file(cfg)
+    path = supervise.config_file(cfg)
     ledgers.record(
         cfg.kbs.reconciler.state_dir,
         [path, cfg.kbs.reconciler.run_dir, cfg.kbs.reconciler.log_dir, supervise.pidfile(cfg), supervise.logfile(cfg)],
     )
-    args = json.dumps(supervise.reconcile_args(cfg), indent=1) + "\n"
-    config_changed = atomic_write(path, args, mode=0o600, dir_mode=0o700)
+    config_changed = atomic_write(path, supervise.config_text(cfg), mode=0o600, dir_mode=0o700)
     if data.dry_run:
         how = f"systemd unit {supervise.UNIT}" if supervise.systemd_runs_machine() else "a detached process"
         return Outcome(f"would start the bundled reconciler as {how}: {' '.join(supervise.command(cfg))}")
@@ -47,7 +45,7 @@ def run(data: InitData) -> Outcome:
         return Outcome(f"bundled reconciler already running ({current.detail})")
     if current.running:
         supervise.restart(cfg)
-        return Outcome(f"restarted the bundled reconciler: its flags changed ({path})", changed=True)
+        return Outcome(f"restarted the bundled reconciler: its configuration changed ({path})", changed=True)
     if supervise.systemd_runs_machine():
         ledgers.record(cfg.kbs.reconciler.state_dir, [constants.RECONCILER_UNIT_PATH])
         supervise.start_systemd(cfg)

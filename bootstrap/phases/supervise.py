@@ -1,8 +1,9 @@
 """Keeping the bundled reconciler running: a systemd unit when systemd runs the machine, else a detached process.
 
-The reconciler is `kbs reconcile` with flags derived from the configuration (`reconcile_args`: manifest dir, node
-name, node IP, pause image, state dir, healthz port, Docker host). Those flags are also kept in
-`<stateDir>/reconciler-args.json` so the reconciler phase can tell when they changed and a restart is due.
+The reconciler is `kbs reconcile --config <stateDir>/config.yaml`: the effective configuration of this `kbs init`
+(file, flags and defaults merged; bootstrap tokens and the certificate key left out) written by the reconciler
+phase, from which `kbs reconcile` takes its manifest dir, node name and IP, pause image, state dir, healthz port,
+Docker host and API-server settings. A change of that file is how the phase knows a restart is due.
 
 Detached mode: the process runs in its own session (it outlives `kbs init`, and a SIGKILL of init), stdout and
 stderr appended to `<logDir>/kbs-reconciler.log`, its pid in `<runDir>/kbs-reconciler.pid`. "Running" means that
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 UNIT = constants.RECONCILER_UNIT
 PIDFILE = "kbs-reconciler.pid"
 LOGFILE = "kbs-reconciler.log"
-ARGS_FILE = "reconciler-args.json"
+CONFIG_FILE = "config.yaml"
 RECONCILER_SUBDIR = "reconciler"  # the reconciler's own state (pod status files) under kbs's state dir
 SYSTEMD_RUN = Path("/run/systemd/system")
 STOP_GRACE = 10.0
@@ -61,38 +62,28 @@ def logfile(cfg: KbsConfig) -> Path:
     return cfg.kbs.reconciler.log_dir / LOGFILE
 
 
-def args_file(cfg: KbsConfig) -> Path:
-    return cfg.kbs.reconciler.state_dir / ARGS_FILE
+def config_file(cfg: KbsConfig) -> Path:
+    return cfg.kbs.reconciler.state_dir / CONFIG_FILE
 
 
 def reconciler_state_dir(cfg: KbsConfig) -> Path:
-    """Where the reconciler keeps its per-pod status files (bootstrap.reconciler.status.read_statuses reads it)."""
+    """Where the reconciler keeps its per-pod status files (`kbs reconcile --config` puts them there)."""
     return cfg.kbs.reconciler.state_dir / RECONCILER_SUBDIR
 
 
+def config_text(cfg: KbsConfig) -> str:
+    """The effective configuration as the reconciler's config file; secrets it does not need are left out."""
+    import yaml
+
+    init, cluster, kbs = cfg.documents(redact=False)
+    init.pop("bootstrapTokens", None)
+    init.pop("certificateKey", None)
+    header = "# Written by `kbs init` (reconciler phase): the configuration `kbs reconcile` runs with.\n"
+    return header + yaml.safe_dump_all([init, cluster, kbs], sort_keys=False)
+
+
 def reconcile_args(cfg: KbsConfig) -> list[str]:
-    """The `kbs reconcile` flags that make it run this configuration's static pods."""
-    rec = cfg.kbs.reconciler
-    args = [
-        "--manifest-dir", str(cfg.manifests_dir),
-        "--node-name", cfg.node_name,
-        "--node-ip", cfg.advertise_address,
-        "--pod-infra-container-image", cfg.image("pause"),
-        "--state-dir", str(reconciler_state_dir(cfg)),
-        "--healthz-port", str(rec.healthz_port),
-        "--healthz-bind-address", rec.healthz_bind_address,
-        "--file-check-frequency", f"{rec.file_check_frequency.total_seconds():g}s",
-    ]  # fmt: skip
-    if rec.static_pod_url:
-        args += [
-            "--manifest-url",
-            rec.static_pod_url,
-            "--http-check-frequency",
-            f"{rec.http_check_frequency.total_seconds():g}s",
-        ]
-    if rec.docker_host:
-        args += ["--docker-host", rec.docker_host]
-    return args
+    return ["--config", str(config_file(cfg))]
 
 
 def command(cfg: KbsConfig) -> list[str]:

@@ -27,7 +27,7 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 
 
 @pytest.fixture(scope="module")
-def cp(testbed: TestBed) -> Iterator[Sandbox]:
+def cp(testbed: TestBed, control_plane_lock: None) -> Iterator[Sandbox]:
     with exclusive_ports(), sandbox(testbed) as box:
         box.kbs("init")
         yield box

@@ -19,7 +19,7 @@ from tests.real.test_init_support import REPO, Sandbox, exclusive_ports, sandbox
 
 
 @pytest.fixture(scope="module")
-def box(testbed: TestBed) -> Iterator[Sandbox]:
+def box(testbed: TestBed, control_plane_lock: None) -> Iterator[Sandbox]:
     with exclusive_ports(), sandbox(testbed) as created:
         yield created
 

@@ -2,15 +2,14 @@
 
 Every path kbs uses (Kubernetes dir, PKI, manifests, etcd data, reconciler state/run/log) lies under one temp
 directory named in a kbs config document. The control plane binds the standard host ports (6443, 2379-2381,
-10257, 10259), so only one can run on the machine: `exclusive_ports` takes a lock file and then waits until no
-one else's control plane holds those ports (other agents run real tests concurrently), failing loudly if that
-never happens. The reconciler's own ports are moved off 10250/10248 to stay clear of other reconcilers.
+10257, 10259), so only one can run on the machine: modules take conftest's `control_plane_lock`, and
+`exclusive_ports` then waits until no one else's control plane holds those ports, failing loudly if that never
+happens. The reconciler's own ports are moved off 10250/10248 to stay clear of other reconcilers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -32,7 +31,6 @@ from tests.real.conftest import TestBed
 REPO = Path(__file__).resolve().parents[2]
 NODE = "kbs-e2e"
 CONTROL_PLANE_PORTS = (6443, 2379, 2380, 2381, 10257, 10259)
-LOCK = Path("/tmp/kbs-real-control-plane.lock")
 PORT_WAIT = 900.0
 INIT_TIMEOUT = 600.0
 T = TypeVar("T")
@@ -157,19 +155,17 @@ def _ports_busy() -> list[str]:
 
 @contextlib.contextmanager
 def exclusive_ports() -> Iterator[None]:
-    """Hold the machine's control-plane ports for one test module."""
-    LOCK.touch(exist_ok=True)
-    with LOCK.open("r+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        deadline = time.monotonic() + PORT_WAIT
-        while busy := _ports_busy():
-            if time.monotonic() > deadline:
-                pytest.fail(f"another control plane holds the ports for {PORT_WAIT:.0f}s: {', '.join(busy)}")
-            time.sleep(5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Wait until no one else's control plane holds the host's control-plane ports (fail loudly if it never ends).
+
+    Use it inside conftest's `control_plane_lock` (the lock every module that starts a control plane takes): the
+    lock orders the test modules, this covers control planes started by hand or by something not taking the lock.
+    """
+    deadline = time.monotonic() + PORT_WAIT
+    while busy := _ports_busy():
+        if time.monotonic() > deadline:
+            pytest.fail(f"another control plane holds the ports for {PORT_WAIT:.0f}s: {', '.join(busy)}")
+        time.sleep(5)
+    yield
 
 
 @contextlib.contextmanager

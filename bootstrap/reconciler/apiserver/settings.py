@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bootstrap import constants
 
 if TYPE_CHECKING:
+    from bootstrap.config.effective import KbsConfig
     from pki.context import PKIContext
 
 
@@ -57,3 +58,22 @@ class ApiServerSettings:
                 kubernetes_dir=kubernetes_dir,
             ),
         )
+
+    @classmethod
+    def from_config(cls, cfg: KbsConfig) -> ApiServerSettings:
+        """What `kbs reconcile --config` (and so `kbs init`) runs with: kubelet.conf of the kubernetes dir, the read
+        API on `reconciler.port`, its certificate issued from the cluster CA with the cluster's key algorithm."""
+        from dataclasses import replace
+
+        from bootstrap.config import pki_context
+
+        rec = cfg.kbs.reconciler
+        layout = cls.kubeadm_layout(
+            kubernetes_dir=cfg.kubernetes_dir,
+            cert_dir=cfg.cert_dir,
+            node_name=cfg.node_name,
+            advertise_address=cfg.advertise_address,
+            port=rec.port,
+            state_dir=rec.state_dir / "reconciler",
+        )
+        return replace(layout, pki=pki_context(cfg))

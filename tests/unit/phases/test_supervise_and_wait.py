@@ -93,3 +93,28 @@ def test_dry_run_redirects_every_node_path_under_one_directory(cfg: KbsConfig, t
     ):
         assert root in path.parents, path
     assert moved.node_name == cfg.node_name and moved.advertise_address == cfg.advertise_address
+
+
+def test_the_reconcilers_config_file_reloads_as_the_same_configuration_without_secrets(tmp_path: Path) -> None:
+    from bootstrap.config import load_config
+    from bootstrap.config.kubeadm import BootstrapToken
+
+    cfg = make_cfg(tmp_path, mode="bundled")
+    cfg = cfg.__class__(
+        init=cfg.init.model_copy(update={"bootstrap_tokens": [BootstrapToken(token="abcdef.0123456789abcdef")]}),
+        cluster=cfg.cluster,
+        kbs=cfg.kbs,
+        version=cfg.version,
+    )
+    text = supervise.config_text(cfg)
+    assert "0123456789abcdef" not in text
+    written = tmp_path / "reconciler.yaml"
+    written.write_text(text)
+    again = load_config(written)
+    assert (again.node_name, again.manifests_dir, again.advertise_address) == (
+        cfg.node_name,
+        cfg.manifests_dir,
+        cfg.advertise_address,
+    )
+    assert again.kbs.reconciler.state_dir == cfg.kbs.reconciler.state_dir
+    assert supervise.command(cfg)[-2:] == ["--config", str(supervise.config_file(cfg))]
