@@ -49,8 +49,9 @@ demo: venv testbed
 demo-down: venv
 	$(BIN)/kbs reset --force
 
+# Benchmarks against their peers (kubeadm, docker run); each prints the Markdown of its docs/performance.md section.
 bench: venv testbed
-	$(BIN)/python bench/run.py
+	for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
