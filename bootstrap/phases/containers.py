@@ -9,11 +9,13 @@ Used by the wait-control-plane diagnosis, `kbs status` and `kbs reset`; read-onl
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bootstrap import constants
+from bootstrap.errors import RuntimeUnavailableError
 from bootstrap.phases.images import docker_client
 
 if TYPE_CHECKING:
@@ -111,7 +113,10 @@ def logs(cfg: KbsConfig, container_id: str, lines: int = 15) -> list[str]:
 
 
 def remove(cfg: KbsConfig, containers: list[Container]) -> list[Container]:
-    """Force-remove containers (workload first, sandboxes last); returns the ones actually removed."""
+    """Force-remove containers (workload first, sandboxes last); returns the ones actually removed.
+
+    A container someone else is already removing (Docker answers 409) counts as removed once it is gone.
+    """
     import docker
 
     removed = []
@@ -122,5 +127,24 @@ def remove(cfg: KbsConfig, containers: list[Container]) -> list[Container]:
                 client.containers.get(item.id).remove(force=True, v=True)
             except docker.errors.NotFound:
                 continue
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409 or not _gone(client, item.id):
+                    raise RuntimeUnavailableError(
+                        f"cannot remove container {item.name}: {exc.explanation or exc}",
+                        hint="run `kbs reset` again, or remove it with `docker rm -f`",
+                    ) from exc
             removed.append(item)
     return removed
+
+
+def _gone(client: Any, container_id: str, timeout: float = 30.0) -> bool:
+    import docker
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return True
+        time.sleep(0.2)
+    return False

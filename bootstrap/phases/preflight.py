@@ -106,7 +106,7 @@ def _is_kbs(listener: ports.Listener) -> bool:
 def _mentions_our_paths(listener: ports.Listener, data: InitData) -> bool:
     """The process was started from this configuration's files (not another cluster's with the same binaries)."""
     cfg = data.cfg
-    paths = [str(p) for p in (cfg.cert_dir, cfg.kubernetes_dir, cfg.manifests_dir)]
+    paths = [str(p) for p in (cfg.cert_dir, cfg.kubernetes_dir, cfg.manifests_dir, cfg.kbs.reconciler.state_dir)]
     if cfg.local_etcd:
         paths.append(str(cfg.etcd_data_dir))
     return any(path in arg for arg in listener.cmdline for path in paths)

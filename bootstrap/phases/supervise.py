@@ -197,6 +197,11 @@ def stop(cfg: KbsConfig) -> str | None:
     if _is_reconciler(current.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(current.pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_GRACE
+        while time.monotonic() < deadline and _is_reconciler(current.pid):
+            time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        pidfile(cfg).unlink()
     return f"stopped the reconciler (pid {current.pid})"
 
 

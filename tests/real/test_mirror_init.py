@@ -7,6 +7,7 @@ checks that the reconciler `kbs init` starts (a detached `kbs reconcile --config
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,13 +28,29 @@ def cp(testbed: TestBed, control_plane_lock: None) -> Iterator[Sandbox]:
 
 def _mirrors(cp: Sandbox) -> dict[str, Any] | None:
     items = cp.kubectl_json("get", "pods", "-n", "kube-system")["items"]
-    found = {p["metadata"]["name"]: p for p in items if "kubernetes.io/config.mirror" in p["metadata"]["annotations"]}
+    found = {
+        p["metadata"]["name"]: p
+        for p in items
+        if "kubernetes.io/config.mirror" in (p["metadata"].get("annotations") or {})
+    }
     running = all(p["status"].get("phase") == "Running" for p in found.values())
     return found if running and set(found) >= {f"{c}-{NODE}" for c in COMPONENTS} else None
 
 
+def _diagnose(cp: Sandbox) -> str:
+    """What a failure message needs: the pods the API server has and the reconciler's last log lines."""
+    pods = cp.kubectl("get", "pods", "-A", "-o", "wide", check=False)
+    log = cp.root / "var/log/kbs/kbs-reconciler.log"
+    tail = log.read_text().splitlines()[-25:] if log.exists() else ["(no reconciler log)"]
+    return f"kubectl get pods -A:\n{pods.stdout}{pods.stderr}\nreconciler log:\n" + "\n".join(tail)
+
+
 def test_kbs_init_shows_the_control_plane_as_mirror_pods_owned_by_the_node(cp: Sandbox) -> None:
-    mirrors = wait_until("four running mirror pods", lambda: _mirrors(cp), timeout=120)
+    deadline = time.monotonic() + 120
+    while (mirrors := _mirrors(cp)) is None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"no four running mirror pods after 120 s\n{_diagnose(cp)}")
+        time.sleep(1)
     node = cp.kubectl_json("get", "node", NODE)
     for component in COMPONENTS:
         meta = mirrors[f"{component}-{NODE}"]["metadata"]

@@ -103,7 +103,7 @@ def _running(pod: Any) -> bool:
 
 
 def test_every_static_pod_has_a_mirror_named_after_the_node_with_hash_and_node_owner(plane: Plane) -> None:
-    node_uid = plane.kubectl_json("get", "node", NODE)["metadata"]["uid"]
+    node_uid = wait_until("the node", lambda: plane.kubectl_json("get", "node", NODE))["metadata"]["uid"]
     for name in COMPONENTS:
         pod = _running_mirror(plane, name)
         meta = pod["metadata"]

@@ -61,7 +61,13 @@ class Heartbeat:
             return "docker://unknown", exc.message
 
     def register(self) -> str:
-        version = nodes.kubelet_version(str(self.api.version().get("gitVersion", "")))
+        try:
+            info = self.api.version()
+        except APIServerError as exc:
+            if exc.status in (401, 403):  # /version is public once the API server has its RBAC rules: not ready yet
+                raise APIServerError(exc.message, hint=exc.hint) from exc  # no status: wait quietly and retry
+            raise
+        version = nodes.kubelet_version(str(info.get("gitVersion", "")))
         runtime_version, _ = self._runtime_version()
         facts = nodes.NodeFacts.gather(
             self.node_name, self.node_ip, self.port, version=version, runtime=runtime_version, state_dir=self.state_dir

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bootstrap.reconciler.apiserver import node as nodes
 from bootstrap.reconciler.apiserver.fake import FakeAPIServer
 from bootstrap.reconciler.apiserver.heartbeat import Heartbeat
@@ -100,3 +102,19 @@ def test_a_deleted_node_is_registered_again(tmp_path: Path) -> None:
     beat.beat()
     assert beat.node_uid is None
     assert beat.register() != first
+
+
+def test_registration_waits_while_the_api_server_refuses_public_paths(tmp_path: Path) -> None:
+    from bootstrap.errors import APIServerError
+    from bootstrap.reconciler.apiserver.client import unreachable
+
+    api = FakeAPIServer(NODE)
+
+    def not_ready() -> dict[str, str]:
+        raise APIServerError('forbidden: User "system:node:node-1" cannot get path "/version"', status=403)
+
+    api.version = not_ready  # type: ignore[method-assign]  # RBAC bootstrap not done yet
+    beat = _heartbeat(api, tmp_path, [True], [0.0])
+    with pytest.raises(APIServerError) as caught:
+        beat.register()
+    assert unreachable(caught.value)  # the publisher waits quietly, as for a server that does not answer
