@@ -98,4 +98,5 @@ MIRROR_RETRY_PERIOD: Final = 60.0  # seconds before a mirror pod the API server 
 RECONCILER_SERVING_DIR: Final = RECONCILER_STATE_DIR / "pki"  # the read API's certificate (like /var/lib/kubelet/pki)
 RECONCILER_SERVING_CERT: Final = "serving.crt"
 RECONCILER_SERVING_KEY: Final = "serving.key"
+NODE_MAX_PODS: Final = 110  # the kubelet's default maxPods, advertised as the Node's pod capacity
 STATIC_PODS_ONLY_LABEL: Final = "kbs.dev/static-pods-only"  # on the Node: pods from the API server do not run here

@@ -4,16 +4,18 @@ Labels `node-role.kubernetes.io/control-plane` and `node.kubernetes.io/exclude-f
 taints from nodeRegistration.taints (nil: the control-plane NoSchedule taint; []: none). Taints other actors put
 on the node (not-ready, unreachable) are kept: the patch adds what is missing and never rewrites the list.
 
-kubeadm waits for the kubelet to register the Node. No kubelet may run here (the bundled reconciler runs the
-static pods), so when no Node exists kbs registers a minimal one the way a kubelet would — hostname/os/arch
-labels, addresses, capacity — so that the scheduler has a node to place pods on. A kubelet or the reconciler
-that registers later finds the Node there and takes it over (kubelet registration accepts an existing Node).
+Like kubeadm, which waits for the kubelet to register the Node, kbs first waits (up to NODE_WAIT) for whatever
+runs the static pods to register it: the bundled reconciler does, with kubelet.conf, once the API server is up.
+Only when nobody does (an older reconciler, a kubelet that cannot register) kbs registers a minimal Node itself,
+the way a kubelet would — hostname/os/arch labels, addresses, capacity — so there is a Node to mark; a
+registration that comes later finds it there and takes it over.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import time
 from typing import Any
 
 from bootstrap import constants
@@ -24,6 +26,7 @@ from bootstrap.phases.workflow import Outcome
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 REGISTERED_BY = "kbs.dev/registered-by"
+NODE_WAIT = 20.0  # seconds for the reconciler (or kubelet) to register the Node before kbs does it
 CONFLICT_RETRIES = 3  # the node lifecycle controller may patch the Node between our read and our write
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -89,6 +92,12 @@ def _mark(data: InitData) -> Outcome:
     api = data.api()
     name = data.cfg.node_name
     node = api.get("v1", "Node", name)
+    if node is None and not data.dry_run and data.cfg.kbs.reconciler.mode != "none":
+        data.out.line("mark-control-plane", f"waiting up to {NODE_WAIT:.0f}s for Node {name} to be registered")
+        deadline = time.monotonic() + NODE_WAIT
+        while node is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            node = api.get("v1", "Node", name)
     registered = False
     if node is None:
         node = api.create(node_object(data))

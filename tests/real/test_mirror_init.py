@@ -71,7 +71,7 @@ def test_the_node_is_ready_runs_static_pods_only_and_keeps_what_init_set(cp: San
     node = wait_until("the node to be Ready", ready, timeout=120)
     message = next(c["message"] for c in node["status"]["conditions"] if c["type"] == "Ready")
     assert "static pods only" in message
-    assert node["status"]["allocatable"]["pods"] == "0"
+    assert node["status"]["allocatable"]["pods"] == "110"
     assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 20250
     assert "node-role.kubernetes.io/control-plane" in node["metadata"]["labels"]  # mark-control-plane's, kept
     lease = cp.kubectl_json("get", "lease", "-n", "kube-node-lease", NODE)

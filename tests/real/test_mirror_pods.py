@@ -133,7 +133,7 @@ def test_node_is_ready_says_static_pods_only_and_holds_a_lease(plane: Plane) -> 
     )
     ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
     assert "static pods only" in ready["message"]
-    assert node["status"]["allocatable"]["pods"] == "0"
+    assert node["status"]["allocatable"]["pods"] == "110"
     assert node["metadata"]["labels"]["kbs.dev/static-pods-only"] == "true"
     assert node["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.37.2+kbs")
     lease = plane.kubectl_json("get", "lease", "-n", "kube-node-lease", NODE)

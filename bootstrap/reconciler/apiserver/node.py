@@ -6,8 +6,9 @@ over: the missing labels are added and its UID is used for the mirror pods' owne
 
 Truthful status: Ready reflects the reconciler (its loop runs and Docker answers) and says that the node runs
 static pods only; MemoryPressure, DiskPressure and PIDPressure are measured against the kubelet's default hard
-eviction thresholds (nothing is ever evicted: static pods are critical). The node advertises a capacity of 0
-pods, so the scheduler never binds an API pod here that nothing would run (see docs/reconciler-apiserver.md).
+eviction thresholds (nothing is ever evicted: static pods are critical). Capacity is the kubelet's (110 pods), so
+the scheduler works as with kubeadm: the control-plane taint keeps ordinary workloads away, and a pod that
+tolerates it is bound here, where it gets a StaticPodsOnly warning (see docs/reconciler-apiserver.md).
 The Lease in kube-node-lease is renewed every 10 s; the status is posted when it changes and every 5 minutes.
 """
 
@@ -137,7 +138,7 @@ class NodeFacts:
             "ephemeral-storage": f"{self.ephemeral_storage // 1024}Ki",
             "hugepages-1Gi": "0",
             "hugepages-2Mi": "0",
-            "pods": "0",  # no pod from the API server runs here (mirror pods bypass the scheduler)
+            "pods": str(constants.NODE_MAX_PODS),
         }
 
     def node_info(self) -> dict[str, str]:

