@@ -227,7 +227,7 @@ def test_status_is_only_sent_when_it_changes(cluster: Cluster) -> None:
     assert after == before
 
 
-def test_node_is_registered_with_labels_zero_pod_capacity_a_lease_and_ready(cluster: Cluster) -> None:
+def test_node_is_registered_with_labels_kubelet_pod_capacity_a_lease_and_ready(cluster: Cluster) -> None:
     node = wait("the node", lambda: cluster.api.nodes.get(NODE))
     labels = node["metadata"]["labels"]
     assert labels["kubernetes.io/hostname"] == NODE and labels["kubernetes.io/os"] == "linux"
