@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,10 @@ def test_dry_run_writes_only_under_its_temp_dir_and_lists_objects(
     assert "<redacted>" in result.output and "--token <token>" in result.output
     assert "--advertise-address=10.0.0.5" in result.output
     temp = Path(result.output.split("writing everything under ")[1].split()[0])
-    assert (temp / str(tmp_path).lstrip("/") / "etc/kubernetes/pki/ca.key").exists()
+    try:
+        assert (temp / str(tmp_path).lstrip("/") / "etc/kubernetes/pki/ca.key").exists()
+    finally:
+        shutil.rmtree(temp)
 
 
 def test_reconciler_none_stops_after_the_manifests(
