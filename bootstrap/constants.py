@@ -52,6 +52,7 @@ SUPER_ADMIN_KUBECONFIG: Final = "super-admin.conf"
 CONTROLLER_MANAGER_KUBECONFIG: Final = "controller-manager.conf"
 SCHEDULER_KUBECONFIG: Final = "scheduler.conf"
 KUBELET_KUBECONFIG: Final = "kubelet.conf"
+APISERVER_KUBELET_CLIENT_CN: Final = "kube-apiserver-kubelet-client"  # the API server's identity towards nodes
 
 # --- cluster defaults (kubeadm's) ------------------------------------------------------------------------------
 DEFAULT_CLUSTER_NAME: Final = "kubernetes"

@@ -107,7 +107,7 @@ CERTS: tuple[CertSpec, ...] = (
              usages=(SERVER,), sans=SANRule.APISERVER, restarts=(APISERVER,)),
     # No O since kubeadm v1.36 (kubernetes PR #138957; v1.35 wrote kubeadm:cluster-admins): the API server's access
     # to the kubelet API comes from the ClusterRoleBinding kubeadm:apiserver-kubelet-client -> system:kubelet-api-admin.
-    CertSpec("apiserver-kubelet-client", "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ca="ca",
+    CertSpec("apiserver-kubelet-client", "apiserver-kubelet-client", constants.APISERVER_KUBELET_CLIENT_CN, ca="ca",
              usages=(CLIENT,), restarts=(APISERVER,)),
     CertSpec("front-proxy-ca", "front-proxy-ca", "front-proxy-ca", sans=SANRule.CA),
     CertSpec("front-proxy-client", "front-proxy-client", "front-proxy-client", ca="front-proxy-ca",

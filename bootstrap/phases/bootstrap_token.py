@@ -2,6 +2,7 @@
 
     Secret kube-system/bootstrap-token-<id>          the token (kubeadm's data keys; `kubeadm token list` reads it)
     ClusterRoleBindings for the bootstrap group     node-bootstrapper, CSR auto-approval, get nodes
+    ClusterRoleBinding kubeadm:apiserver-kubelet-client   lets the API server use the kubelet API (`kubectl logs`)
     ConfigMap kube-public/cluster-info               server + CA, with the token's detached JWS
     Role/RoleBinding for system:anonymous            read cluster-info (discovery happens before authentication)
 
@@ -88,6 +89,13 @@ def rbac_objects() -> list[Obj]:
         ),
         cluster_role("kubeadm:get-nodes", [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]),
         cluster_role_binding("kubeadm:get-nodes", "kubeadm:get-nodes", bootstrappers),
+        # Since v1.36 kubeadm's apiserver-kubelet-client certificate carries no group, so the API server's calls to
+        # a node's read API (logs, exec) are authorized through this binding, as kubeadm's tlsbootstrap phase does.
+        cluster_role_binding(
+            "kubeadm:apiserver-kubelet-client",
+            "system:kubelet-api-admin",
+            [user(constants.APISERVER_KUBELET_CLIENT_CN)],
+        ),
     ]
 
 

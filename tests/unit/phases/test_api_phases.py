@@ -77,3 +77,16 @@ def test_show_join_command_prints_kubeadm_join_with_the_ca_pin(data: InitData, r
     assert f"kubeadm join 10.0.0.5:6443 --token {token.value}" in reporter.text
     assert clusterinfo.ca_cert_hash(pem) in reporter.text
     assert f"export KUBECONFIG={data.cfg.kubernetes_dir}/admin.conf" in reporter.text
+
+
+def test_bootstrap_token_lets_the_api_server_reach_the_kubelet_api_for_kubectl_logs(
+    data: InitData, api: MemoryAPI
+) -> None:
+    write_ca(data.cfg.cert_dir)
+    bootstrap_token.run(data)
+    binding = api.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "kubeadm:apiserver-kubelet-client")
+    assert binding is not None
+    assert binding["roleRef"]["name"] == "system:kubelet-api-admin"
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "kube-apiserver-kubelet-client"}
+    ]
