@@ -36,7 +36,7 @@ def _assert_working_kbs(kbs: Path, python: Path, workdir: Path, prefix: Path) ->
     imported = Path(_run(python, "-c", "import bootstrap; print(bootstrap.__file__)", cwd=workdir).strip())
     assert prefix in imported.parents, f"bootstrap imported from {imported}, not from the installation"
     manifests = workdir / "manifests"
-    render = ("render", "--output-dir", manifests, "--advertise-address", "127.0.0.1", "--node-name", "pkg")
+    render = ("render", "--output-dir", manifests, "--advertise-address", "192.0.2.10", "--node-name", "pkg")
     _run(kbs, *render, cwd=workdir)
     assert sorted(p.name for p in manifests.iterdir()) == sorted(f"{c}.yaml" for c in constants.ALL_COMPONENTS)
 
