@@ -42,6 +42,7 @@ KUBECTL = $$(tests/testbed/testbed.sh bin-dir)/kubectl --kubeconfig /etc/kuberne
 demo: venv testbed
 	$(BIN)/kbs init
 	$(KUBECTL) get nodes -o wide
+	$(KUBECTL) wait --for=condition=Ready pod --all -n kube-system --timeout=120s >/dev/null
 	$(KUBECTL) get pods -n kube-system
 	@echo
 	@echo "Control plane up. Try: $(BIN)/kbs status   Tear it down: make demo-down  (= $(BIN)/kbs reset --force)"
