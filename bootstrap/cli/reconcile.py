@@ -6,7 +6,6 @@ imports (docker, the reconciler) happen inside the commands so `kbs --help` stay
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable
@@ -48,20 +47,6 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
         if seconds <= 0:
             self.fail("must be positive", param, ctx)
         return seconds
-
-
-def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """The kubelet's --manifest-url-header: 'a:hello,b:again', repeatable; repeated names append."""
-    out: list[tuple[str, str]] = []
-    for value in values:
-        for pair in value.split(","):
-            if not pair.strip():
-                continue
-            name, sep, content = pair.partition(":")
-            if not sep or not name.strip():
-                raise click.BadParameter(f"{pair!r} is not NAME:VALUE", param_hint="--manifest-url-header")
-            out.append((name.strip(), content.strip()))
-    return tuple(out)
 
 
 def reconciler_options(func: F) -> F:
@@ -140,87 +125,29 @@ def reconciler_options(func: F) -> F:
     return func
 
 
-def _from_config(path: Path) -> dict[str, Any]:
-    """Flag values implied by a kbs configuration file (the same mapping `kbs init` uses to start us)."""
-    from bootstrap.config import load_config
-
-    cfg = load_config(path)
-    rec = cfg.kbs.reconciler
-    return {
-        "manifest_dir": cfg.manifests_dir,
-        "node_name": cfg.node_name,
-        "node_ip": cfg.advertise_address,
-        "pod_infra_container_image": cfg.image("pause"),
-        "state_dir": rec.state_dir / "reconciler",
-        "healthz_port": rec.healthz_port,
-        "healthz_bind_address": rec.healthz_bind_address,
-        "file_check_frequency": rec.file_check_frequency.total_seconds(),
-        "http_check_frequency": rec.http_check_frequency.total_seconds(),
-        "manifest_url": rec.static_pod_url,
-        "docker_host": rec.docker_host,
-        "apiserver": _apiserver(cfg),  # issue 6 hook: node, mirror pods, events, read API (reconciler/apiserver)
-    }
-
-
-def _apiserver(cfg: Any) -> Any:
-    from bootstrap.reconciler.apiserver import ApiServerSettings
-
-    return ApiServerSettings.from_config(cfg)
-
-
 def _settings(kwargs: dict[str, Any]) -> Any:
-    from bootstrap.config.host import hostname
-    from bootstrap.reconciler.settings import Settings, default_pause_image
+    """Settings from the flags (and --config); a FlagError is a usage error (exit 2)."""
+    from bootstrap.reconciler.flags import FlagError, build_settings
 
-    if kwargs.get("config_file") is not None:
-        ctx = click.get_current_context()
-        for name, value in _from_config(kwargs["config_file"]).items():
-            if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
-                kwargs[name] = value  # the command line wins over the file
-    if kwargs["no_manifest_dir"] and kwargs["manifest_dir"] is not None:
-        raise click.UsageError("--manifest-dir and --no-manifest-dir exclude each other")
-    manifest_dir = None if kwargs["no_manifest_dir"] else (kwargs["manifest_dir"] or constants.MANIFESTS_DIR)
-    if manifest_dir is None and not kwargs["manifest_url"]:
-        raise click.UsageError("nothing to run: give --manifest-dir or --manifest-url")
-    node = kwargs["node_name"] or hostname()
-    if not node:
-        raise click.UsageError("cannot tell the node name: pass --node-name")
-    return Settings(
-        node_name=node,
-        manifest_dir=manifest_dir,
-        manifest_url=kwargs["manifest_url"],
-        manifest_url_headers=parse_headers(kwargs["manifest_url_header"]),
-        file_check_frequency=kwargs["file_check_frequency"],
-        http_check_frequency=kwargs["http_check_frequency"],
-        healthz_port=kwargs["healthz_port"] or None,
-        healthz_bind_address=kwargs["healthz_bind_address"],
-        docker_host=kwargs["docker_host"],
-        state_dir=kwargs["state_dir"],
-        pause_image=kwargs["pod_infra_container_image"] or default_pause_image(),
-        node_ip=kwargs["node_ip"],
-        apiserver=kwargs.get("apiserver"),  # issue 6 hook: only with --config (kubelet.conf's location)
-    )
+    ctx = click.get_current_context()
+    given = {name for name in kwargs if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE}
+    try:
+        return build_settings(kwargs, given)
+    except FlagError as exc:
+        if exc.param_hint is not None:
+            raise click.BadParameter(exc.message, param_hint=exc.param_hint) from exc
+        raise click.UsageError(exc.message) from exc
 
 
-def _unit_args(ctx: click.Context) -> list[str]:
-    """The flags given on the command line, to repeat in the unit's ExecStart."""
-    args: list[str] = []
-    for param in ctx.command.params:
-        if param.name in (None, "print_unit") or not isinstance(param, click.Option):
-            continue
-        source = ctx.get_parameter_source(param.name)
-        if source is not click.core.ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[param.name]
-        flag = param.opts[0]
-        if param.is_flag:
-            args.append(flag)
-        elif param.multiple:
-            for item in value:
-                args += [flag, str(item)]
-        else:
-            args += [flag, str(value)]
-    return args
+def _given_flags(ctx: click.Context) -> list[tuple[str, object]]:
+    """(flag, value) of the options given on the command line, to repeat in the unit's ExecStart."""
+    return [
+        (param.opts[0], ctx.params[param.name])
+        for param in ctx.command.params
+        if isinstance(param, click.Option)
+        and param.name not in (None, "print_unit")
+        and ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
+    ]
 
 
 @click.command()
@@ -283,7 +210,7 @@ def install(ctx: click.Context, /, print_unit: bool, **kwargs: Any) -> None:
     from bootstrap.reconciler import systemd
 
     _settings(kwargs)  # the same validation as `kbs reconcile`
-    args = _unit_args(ctx)
+    args = systemd.flag_args(_given_flags(ctx))
     if print_unit:
         click.echo(systemd.unit(args), nl=False)
         return
@@ -323,40 +250,14 @@ def ps(all_states: bool, sandboxes: bool, output: str, state_dir: Path, docker_h
       kbs ps -a --sandboxes
       kbs ps -o json
     """
-    from bootstrap.reconciler.inspect import age, rows
+    from bootstrap.reconciler.inspect import render, rows
 
     runtime = _runtime(docker_host)
     try:
         found = rows(runtime, state_dir, all_states=all_states, sandboxes=sandboxes)
     finally:
         runtime.close()
-    if output != "table":
-        data = [r.to_json() for r in found]
-        if output == "json":
-            click.echo(json.dumps(data, indent=2))
-        else:
-            import yaml
-
-            click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
-        return
-    header = ("CONTAINER", "POD", "NAMESPACE", "NAME", "STATE", "READY", "RESTARTS", "AGE", "IMAGE")
-    table = [header] + [
-        (
-            r.container_id,
-            r.pod,
-            r.namespace,
-            r.container,
-            r.state,
-            "-" if r.ready is None else ("true" if r.ready else "false"),
-            str(r.restarts),
-            age(r.created),
-            r.image,
-        )
-        for r in found
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    click.echo(render(found, output), nl=False)
 
 
 @click.command()
@@ -388,15 +289,21 @@ def logs(  # noqa: PLR0917 - click passes every option as an argument
       kbs logs kube-apiserver -f --tail 20
       kbs logs web-node1 -c web --previous
     """
-    from bootstrap.reconciler.inspect import find_container, stream_logs
+    from bootstrap.reconciler.inspect import copy_logs
 
     runtime = _runtime(docker_host)
     try:
-        record = find_container(runtime, pod, namespace=namespace, container=container, previous=previous)
-        out = sys.stdout.buffer
-        for chunk in stream_logs(runtime, record, follow=follow, tail=tail, timestamps=timestamps):
-            out.write(chunk)
-            out.flush()
+        copy_logs(
+            runtime,
+            pod,
+            sys.stdout.buffer,
+            namespace=namespace,
+            container=container,
+            previous=previous,
+            follow=follow,
+            tail=tail,
+            timestamps=timestamps,
+        )
     except KeyboardInterrupt:
         pass
     finally:

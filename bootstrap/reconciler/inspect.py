@@ -7,10 +7,12 @@ reconciler instance on the engine unless one is named.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from bootstrap.errors import KbsError
 from bootstrap.reconciler.runtime import ContainerRecord, Runtime
@@ -101,6 +103,36 @@ def age(created: datetime | None, now: datetime | None = None) -> str:
     return f"{seconds}s"
 
 
+def render(found: list[Row], output: str, now: datetime | None = None) -> str:
+    """`kbs ps` output: an aligned table, or JSON / YAML (`output` is table, json or yaml)."""
+    if output != "table":
+        data = [r.to_json() for r in found]
+        if output == "json":
+            return json.dumps(data, indent=2) + "\n"
+        import yaml
+
+        return str(yaml.safe_dump(data, sort_keys=False))
+    header = ("CONTAINER", "POD", "NAMESPACE", "NAME", "STATE", "READY", "RESTARTS", "AGE", "IMAGE")
+    table = [header] + [
+        (
+            r.container_id,
+            r.pod,
+            r.namespace,
+            r.container,
+            r.state,
+            "-" if r.ready is None else ("true" if r.ready else "false"),
+            str(r.restarts),
+            age(r.created, now),
+            r.image,
+        )
+        for r in found
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n" for row in table
+    )
+
+
 def find_container(
     runtime: Runtime, pod: str, *, namespace: str | None, container: str | None, previous: bool
 ) -> ContainerRecord:
@@ -143,3 +175,22 @@ def stream_logs(
     runtime: Runtime, record: ContainerRecord, *, follow: bool, tail: int | None, timestamps: bool
 ) -> Iterator[bytes]:
     yield from runtime.logs(record.id, follow=follow and record.running, tail=tail, timestamps=timestamps)
+
+
+def copy_logs(
+    runtime: Runtime,
+    pod: str,
+    out: BinaryIO,
+    *,
+    namespace: str | None,
+    container: str | None,
+    previous: bool,
+    follow: bool,
+    tail: int | None,
+    timestamps: bool,
+) -> None:
+    """`kbs logs`: find the container and write its log to `out` as it arrives (until it ends, or for ever)."""
+    record = find_container(runtime, pod, namespace=namespace, container=container, previous=previous)
+    for chunk in stream_logs(runtime, record, follow=follow, tail=tail, timestamps=timestamps):
+        out.write(chunk)
+        out.flush()

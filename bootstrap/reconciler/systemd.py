@@ -24,6 +24,23 @@ def command_line(args: list[str]) -> str:
     return shlex.join([sys.executable, "-m", "bootstrap", "reconcile", *args])
 
 
+def flag_args(given: list[tuple[str, object]]) -> list[str]:
+    """The flags given on the command line, as (flag, value) pairs, spelled again for the unit's ExecStart.
+
+    A boolean flag's value is True; a repeatable option's is a tuple, each item repeated with the flag.
+    """
+    args: list[str] = []
+    for flag, value in given:
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, tuple):
+            for item in value:
+                args += [flag, str(item)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
 def unit(args: list[str]) -> str:
     return f"""[Unit]
 Description=kbs static-pod reconciler (runs the static pods of this node on Docker)

@@ -12,6 +12,8 @@ The worker sleeps until woken (Docker event, probe change, manifest change) or a
 Termination (pod removed or replaced): preStop + stop with the grace period, then the containers are removed but
 the newest dead one per name (for `kbs logs --previous`), the pod's files and status go, and the manager is told,
 so a pod with the same full name waiting on this one may start.
+This module owns the thread, the pod-level steps (sandbox, stopping a finished pod, status, termination); the
+per-container steps (kill, restart with backoff, init containers, probes) are ContainerSteps in containers.py.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import random
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -33,10 +34,11 @@ from bootstrap.reconciler.errors import RuntimeOperationError
 from bootstrap.reconciler.events import PodRef, Recorder
 from bootstrap.reconciler.logfmt import LOGGER, log
 from bootstrap.reconciler.pods import kill, start, translate
-from bootstrap.reconciler.pods.backoff import Backoff, format_duration
-from bootstrap.reconciler.pods.phase import Waiting, build_status, history
+from bootstrap.reconciler.pods.backoff import Backoff
+from bootstrap.reconciler.pods.containers import ContainerSteps, Plan
+from bootstrap.reconciler.pods.phase import Waiting, build_status
 from bootstrap.reconciler.pods.probes import PodProbes
-from bootstrap.reconciler.runtime import ContainerRecord, Runtime, naming
+from bootstrap.reconciler.runtime import ContainerRecord, Runtime
 from bootstrap.reconciler.settings import Settings
 from bootstrap.reconciler.status import PodStatus
 
@@ -63,17 +65,7 @@ class Host(Protocol):
     def previous_status(self, uid: str) -> PodStatus | None: ...
 
 
-@dataclass
-class _Plan:
-    """What one sync decided besides the actions it took: when to come back."""
-
-    wake_in: float | None = None
-
-    def soon(self, seconds: float) -> None:
-        self.wake_in = seconds if self.wake_in is None else min(self.wake_in, seconds)
-
-
-class PodWorker:
+class PodWorker(ContainerSteps):
     def __init__(self, host: Host, pod: model.StaticPod) -> None:
         self.host = host
         self.pod = pod
@@ -196,8 +188,8 @@ class PodWorker:
         ip = self.host.node_ip if self.pod.spec.host_network else (sandbox.ip if sandbox and sandbox.ip else "")
         return translate.PodContext(self.pod, self.host.runtime.instance, self.pod_dir, self.host.node_ip, ip)
 
-    def _sync(self) -> _Plan:
-        runtime, pod, plan = self.host.runtime, self.pod, _Plan()
+    def _sync(self) -> Plan:
+        runtime, pod, plan = self.host.runtime, self.pod, Plan()
         log(_log, logging.DEBUG, "Syncing pod", pod=pod.describe())
         records = runtime.list(self.uid)
         sandbox = self._sandbox(records)
@@ -232,11 +224,6 @@ class PodWorker:
             records = runtime.list(self.uid)
         self._after(records, sandbox)
         return plan
-
-    @staticmethod
-    def _latest(records: list[ContainerRecord], name: str) -> ContainerRecord | None:
-        past = history(records, name)
-        return past[-1] if past else None
 
     def _after(self, records: list[ContainerRecord], sandbox: ContainerRecord) -> None:
         for record in kill.garbage(records, keep_sandbox=sandbox.id):
@@ -288,148 +275,6 @@ class PodWorker:
                 self.waiting[container.name] = made
             return None
         return made
-
-    # --- containers -------------------------------------------------------------------------------------------
-    def _init_containers(
-        self, records: list[ContainerRecord], sandbox: ContainerRecord, ctx: translate.PodContext, plan: _Plan
-    ) -> bool:
-        """True when every init container has completed in this sandbox (so app containers may run)."""
-        for container in self.pod.spec.init_containers:
-            mine = [r for r in history(records, container.name) if r.sandbox_id == sandbox.id]
-            latest = mine[-1] if mine else None
-            if latest is not None and latest.running:
-                return False
-            if latest is not None and latest.state == "exited" and latest.exit_code == 0:
-                continue
-            if latest is not None and self.pod.spec.restart_policy == "Never":
-                return False  # failed under Never: the pod is Failed
-            self._sync_container(container, records, sandbox, ctx, plan, init=True)
-            return False
-        return True
-
-    def _should_restart(self, latest: ContainerRecord | None) -> bool:
-        """The kubelet's ShouldContainerBeRestarted for a container's newest record."""
-        if latest is None:
-            return True  # never created (or garbage-collected): start it, whatever the policy
-        if latest.running:
-            return False
-        failed_start = latest.state == "created" and bool(latest.error or latest.exit_code)
-        if latest.state not in ("exited", "dead") and not failed_start:
-            return True  # created but never started (interrupted): start it
-        policy = self.pod.spec.restart_policy
-        if policy == "Never":
-            return False
-        return not (policy == "OnFailure" and latest.exit_code == 0 and not failed_start)
-
-    def _sync_container(
-        self,
-        container: model.Container,
-        records: list[ContainerRecord],
-        sandbox: ContainerRecord,
-        ctx: translate.PodContext,
-        plan: _Plan,
-        *,
-        init: bool,
-    ) -> bool:
-        """Bring one container in line; True if anything was started or stopped."""
-        runtime, recorder = self.host.runtime, self.host.recorder
-        past = history(records, container.name)
-        latest = past[-1] if past else None
-        killed = False
-        if latest is not None and latest.running:
-            reason = self._kill_reason(container, latest, sandbox)
-            if reason is None:
-                self._ensure_probes(container, latest, ctx)
-                self.waiting.pop(container.name, None)
-                return False
-            grace = self.pod.spec.termination_grace_period
-            failed = self.probes.failed(latest.id)
-            probe = container.liveness if failed == "liveness" else container.startup if failed == "startup" else None
-            if probe is not None and probe.termination_grace_period is not None:
-                grace = probe.termination_grace_period
-            kill.kill_container(
-                runtime, recorder, self.ref, latest, grace, container=container, message=reason, pod_ip=ctx.pod_ip
-            )
-            self.probes.prune({r.id for r in records if r.running and r.id != latest.id})
-            latest = runtime.inspect(latest.id) or latest
-            killed = True
-        if not self._should_restart(latest):
-            self.waiting.pop(container.name, None)
-            return killed
-        if latest is not None:
-            key = f"{self.uid}_{container.name}_{naming.container_hash(container)}"
-            finished = latest.finished_at or latest.created_at or datetime.now(UTC)
-            left = self.host.crash_backoff.remaining(key, finished.timestamp())
-            if left > 0:
-                current = format_duration(self.host.crash_backoff.current(key))
-                who = f"{self.pod.name}_{self.pod.namespace}({self.uid})"
-                message = f"back-off {current} restarting failed container={container.name} pod={who}"
-                if self.waiting.get(container.name, Waiting("")).reason != "CrashLoopBackOff":
-                    recorder.event(
-                        "Warning",
-                        "BackOff",
-                        f"Back-off restarting failed container {container.name} in pod {who}",
-                        pod=self.ref,
-                        container=container.name,
-                    )
-                self.waiting[container.name] = Waiting("CrashLoopBackOff", message)
-                plan.soon(left + 0.05)
-                return False
-            self.host.crash_backoff.next(key, finished.timestamp())
-        restart_count = max((r.attempt for r in past), default=-1) + 1
-        self._start_container(container, sandbox, ctx, restart_count, plan, init=init)
-        return True
-
-    def _kill_reason(self, container: model.Container, latest: ContainerRecord, sandbox: ContainerRecord) -> str | None:
-        then = ", will be restarted" if self.pod.spec.restart_policy != "Never" else ""
-        if latest.sandbox_id and latest.sandbox_id != sandbox.id:
-            return f"Container {container.name} is in an old pod sandbox{then}"
-        failed = self.probes.failed(latest.id)
-        if failed is not None:
-            return f"Container {container.name} failed {failed} probe{then}"
-        if latest.hash and latest.hash != naming.container_hash(container):
-            return f"Container {container.name} definition changed{then}"
-        return None
-
-    def _ensure_probes(self, container: model.Container, record: ContainerRecord, ctx: translate.PodContext) -> None:
-        if not (container.liveness or container.readiness or container.startup):
-            return
-        adopted = record.started_at is not None and record.started_at < self.host.started_at
-        was_ready = False
-        if adopted and self._last_status is not None:
-            before = self._last_status.container(container.name)
-            was_ready = before is not None and before.ready and before.container_id == f"docker://{record.id}"
-        self.probes.ensure(
-            container, record.id, ctx.pod_ip or "127.0.0.1", record.started_at, adopted=adopted, initial_ready=was_ready
-        )
-
-    def _start_container(
-        self,
-        container: model.Container,
-        sandbox: ContainerRecord,
-        ctx: translate.PodContext,
-        restart_count: int,
-        plan: _Plan,
-        *,
-        init: bool,
-    ) -> None:
-        waiting, retry_in = start.start_container(
-            self.host.runtime,
-            self.host.recorder,
-            self.host.image_backoff,
-            ctx,
-            container,
-            sandbox_id=sandbox.id,
-            restart_count=restart_count,
-            init=init,
-            ref=self.ref,
-        )
-        if waiting is None:
-            self.waiting.pop(container.name, None)
-            return
-        self.waiting[container.name] = waiting
-        if retry_in is not None:
-            plan.soon(retry_in)
 
     # --- status -----------------------------------------------------------------------------------------------
     def _publish(

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bootstrap.cli.reconcile import parse_duration, parse_headers, ps, reconciler
+from bootstrap.cli.reconcile import parse_duration, ps, reconciler
 from bootstrap.reconciler import model
+from bootstrap.reconciler.flags import parse_headers
 from bootstrap.reconciler.pods import grpc_health, prober, translate
 from bootstrap.reconciler.pods.backoff import Backoff, format_duration
 from bootstrap.reconciler.quantity import milli, whole
