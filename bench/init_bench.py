@@ -43,7 +43,7 @@ PHASE_LINE = re.compile(r"^\[([a-z-]+)\] .*\((\d+\.\d+)s\)$")
 def sandbox() -> tuple[Path, Path]:
     root = Path(tempfile.mkdtemp(prefix="kbs-bench-init-"))
     config = root / "kbs.yaml"
-    config.write_text(CONFIG.format(root=root, node="kbs-bench"))
+    config.write_text(CONFIG.format(root=root, node="kbs-bench", port=20250, healthz=20248))
     return root, config
 
 

@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from bootstrap.reconciler.apiserver.publisher import Publisher  # noqa: E402
 from tests.real.conftest import CONTROL_PLANE_LOCK, TESTBED, TestBed  # noqa: E402
-from tests.real.test_mirror_support import Plane, control_plane, wait_until  # noqa: E402
+from tests.real.test_init_support import wait_until  # noqa: E402
+from tests.real.test_mirror_support import Plane, control_plane  # noqa: E402
 
 NODE = "kbs-mirror-bench"
 PORT = 21251

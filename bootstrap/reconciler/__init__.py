@@ -11,8 +11,9 @@ events for the rest of kbs.
 
 Seams for the next layer (the API-server publisher): events.Listener (events, status changes, removals, with a
 replay of recent events), the status files (status.py: full v1 Pod + status per pod), the runtime's `logs`.
-Modules: settings, model, parse, defaulting, quantity, sources/, runtime/, pods/, orphans, manager, events,
-status, logfmt, daemon, systemd, inspect (the read side of `kbs ps` / `kbs logs`).
+Modules: settings, flags (`kbs reconcile` flags -> Settings), model, parse (+ parse_container, fields),
+defaulting, quantity, sources/, runtime/, pods/, orphans, manager (+ housekeeping), events, status, logfmt, daemon,
+systemd, inspect (the read side of `kbs ps` / `kbs logs`).
 """
 
 from __future__ import annotations

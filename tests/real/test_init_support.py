@@ -54,8 +54,8 @@ kubernetesDir: {root}/etc/kubernetes
 staticPodPath: {root}/etc/kubernetes/manifests
 reconciler:
   mode: bundled
-  port: 20250
-  healthzPort: 20248
+  port: {port}
+  healthzPort: {healthz}
   stateDir: {root}/var/lib/kbs
   runDir: {root}/run/kbs
   logDir: {root}/var/log/kbs
@@ -131,22 +131,29 @@ class Sandbox:
             client.close()
 
 
-def wait_until(what: str, check: Callable[[], T | None], timeout: float = 180.0, interval: float = 1.0) -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+def wait_until(what: str, check: Callable[[], T | None], timeout: float = 180.0, interval: float = 0.5) -> T:
+    """Poll `check` until it returns something truthy; AssertionError naming `what` after `timeout`.
+
+    A check that raises (a command failing while things come up) counts as "not yet"; the last answer or error
+    is in the message.
+    """
     deadline = time.monotonic() + timeout
-    last: T | None = None
+    last: object = None
     while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            last = check()
-            if last:
-                return last
+        try:
+            value = check()
+            if value:
+                return value
+            last = value
+        except Exception as exc:
+            last = exc
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
-def _ports_busy() -> list[str]:
+def _ports_busy(extra: tuple[int, ...]) -> list[str]:
     busy = []
-    for port in CONTROL_PLANE_PORTS:
+    for port in (*CONTROL_PLANE_PORTS, *extra):
         owner = ports.listener(port)
         if owner is not None:
             busy.append(f"{port} ({owner.describe()})")
@@ -154,14 +161,14 @@ def _ports_busy() -> list[str]:
 
 
 @contextlib.contextmanager
-def exclusive_ports() -> Iterator[None]:
+def exclusive_ports(extra: tuple[int, ...] = ()) -> Iterator[None]:
     """Wait until no one else's control plane holds the host's control-plane ports (fail loudly if it never ends).
 
     Use it inside conftest's `control_plane_lock` (the lock every module that starts a control plane takes): the
     lock orders the test modules, this covers control planes started by hand or by something not taking the lock.
     """
     deadline = time.monotonic() + PORT_WAIT
-    while busy := _ports_busy():
+    while busy := _ports_busy(extra):
         if time.monotonic() > deadline:
             pytest.fail(f"another control plane holds the ports for {PORT_WAIT:.0f}s: {', '.join(busy)}")
         time.sleep(5)
@@ -173,7 +180,7 @@ def sandbox(testbed: TestBed) -> Iterator[Sandbox]:
     """A temp root with the kbs config document in it; reset and removed at the end, whatever happened."""
     root = Path(tempfile.mkdtemp(prefix="kbs-e2e-init-"))
     config = root / "kbs.yaml"
-    config.write_text(CONFIG.format(root=root, node=NODE))
+    config.write_text(CONFIG.format(root=root, node=NODE, port=20250, healthz=20248))
     box = Sandbox(root, config, testbed)
     try:
         yield box

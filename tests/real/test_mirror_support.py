@@ -7,83 +7,32 @@ an ApiServerSettings (kubelet.conf identity, read API on an uncommon port, servi
 sandbox CA), waits for the API server and grants the API server's kubelet client `system:kubelet-api-admin` the
 way kubeadm does (ClusterRoleBinding kubeadm:apiserver-kubelet-client). At the end the reconciler stops and
 every container of its instance label is removed, then the sandbox. The caller holds conftest's
-control_plane_lock; this also takes the lock the test_init_* modules use and waits until nobody else's control
-plane holds the ports.
+control_plane_lock; this waits until nobody else's control plane holds the ports.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 
 from bootstrap import constants
 from bootstrap.config.host import default_route_address
-from bootstrap.phases import ports
 from bootstrap.reconciler.apiserver import ApiServerSettings
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.settings import Settings
 from tests.real.conftest import TestBed
-
-REPO = Path(__file__).resolve().parents[2]
-HOST_PORTS = (6443, 2379, 2380, 2381, 10257, 10259)
-PORT_WAIT = 900.0
-OTHER_LOCK = Path("/tmp/kbs-real-control-plane.lock")  # tests/real/test_init_support.py LOCK
-T = TypeVar("T")
-
-CONFIG = """\
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-nodeRegistration:
-  name: {node}
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-certificatesDir: {root}/etc/kubernetes/pki
-etcd:
-  local:
-    dataDir: {root}/var/lib/etcd
----
-apiVersion: kbs.dev/v1alpha1
-kind: KbsConfiguration
-kubernetesDir: {root}/etc/kubernetes
-staticPodPath: {root}/etc/kubernetes/manifests
-reconciler:
-  mode: bundled
-  port: {port}
-  healthzPort: {healthz}
-  stateDir: {root}/var/lib/kbs
-  runDir: {root}/run/kbs
-  logDir: {root}/var/log/kbs
-"""
-
-
-def wait_until(what: str, check: Callable[[], T | None], timeout: float = 120.0, interval: float = 0.2) -> T:
-    """Poll `check` until it returns something truthy; AssertionError naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-            last = value
-        except Exception as exc:  # a command failing while things come up is just "not yet"
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+from tests.real.test_init_support import CONFIG, REPO, exclusive_ports, wait_until
 
 
 def output_with(what: str, produce: Callable[[], str], *needles: str, timeout: float = 120.0) -> str:
@@ -150,15 +99,6 @@ class Plane:
         return path
 
 
-def _ports_busy(extra: tuple[int, ...]) -> list[str]:
-    busy = []
-    for port in (*HOST_PORTS, *extra):
-        owner = ports.listener(port)
-        if owner is not None:
-            busy.append(f"{port} ({owner.describe()})")
-    return busy
-
-
 def _kbs(config: Path, *args: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bootstrap", *args, "--config", str(config)],
@@ -188,27 +128,18 @@ def remove_instance_containers(instance: str) -> None:
 def control_plane(
     testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None = None, grant_logs: bool = True
 ) -> Iterator[Plane]:
-    # The caller holds conftest's control_plane_lock; the test_init_* modules serialise on another lock file, so
-    # take theirs too (always after ours: no lock-order inversion), then wait for the ports anyone else holds.
-    OTHER_LOCK.touch(exist_ok=True)
-    with OTHER_LOCK.open("r+") as other:
-        fcntl.flock(other, fcntl.LOCK_EX)
-        try:
-            with _control_plane(testbed, node=node, port=port, extra=extra, grant_logs=grant_logs) as plane:
-                yield plane
-        finally:
-            fcntl.flock(other, fcntl.LOCK_UN)
+    # The caller holds conftest's control_plane_lock; exclusive_ports also waits out a control plane started by hand.
+    with (
+        exclusive_ports((port,)),
+        _control_plane(testbed, node=node, port=port, extra=extra, grant_logs=grant_logs) as plane,
+    ):
+        yield plane
 
 
 @contextlib.contextmanager
 def _control_plane(
     testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None, grant_logs: bool
 ) -> Iterator[Plane]:
-    deadline = time.monotonic() + PORT_WAIT
-    while busy := _ports_busy((port,)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"another control plane holds the ports for {PORT_WAIT:.0f}s: {', '.join(busy)}")
-        time.sleep(5)
     root = Path(tempfile.mkdtemp(prefix=f"kbs-{node}-"))
     instance = f"{node}-{os.getpid()}"
     reconciler: Reconciler | None = None
