@@ -162,7 +162,12 @@ spec:
     assert gaps[0] < 9, f"the first restart must not wait for the 10s backoff, waited {gaps[0]:.1f}s"
     assert gaps[1] >= 9.9, f"second restart after 10s backoff, was {gaps[1]:.1f}s"
     assert gaps[2] >= 19.9, f"third restart after 20s backoff, was {gaps[2]:.1f}s"
-    status = bed.status_when("crash", lambda s: s.container_statuses[0].reason == "CrashLoopBackOff", "backoff")
+    # the status file follows Docker by a moment: wait for the one written after the third restart crashed too
+    status = bed.status_when(
+        "crash",
+        lambda s: s.container_statuses[0].restart_count >= 3 and s.container_statuses[0].reason == "CrashLoopBackOff",
+        "backoff after the third restart",
+    )
     container = status.container_statuses[0]
     assert container.restart_count >= 3 and container.last_state is not None
     assert container.last_state.exit_code == 1 and container.last_state.reason == "Error"
