@@ -6,12 +6,11 @@ supervisor can use it as a liveness check. The server is a small ThreadingHTTPSe
 
 from __future__ import annotations
 
-import contextlib
 import http.server
-import threading
 from typing import TYPE_CHECKING, Any
 
 from bootstrap.errors import KbsError
+from bootstrap.reconciler.httpserve import BackgroundHTTPServer
 
 if TYPE_CHECKING:
     from bootstrap.reconciler.manager import Reconciler
@@ -41,27 +40,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return
 
 
-class HealthServer:
+class HealthServer(BackgroundHTTPServer):
     def __init__(self, reconciler: Reconciler, address: str, port: int) -> None:
         try:
-            self._server = http.server.ThreadingHTTPServer((address, port), _Handler)
+            server = http.server.ThreadingHTTPServer((address, port), _Handler)
         except OSError as exc:
             raise KbsError(
                 f"cannot listen on {address}:{port} for /healthz: {exc.strerror}",
                 hint="another reconciler or a kubelet may be running; stop it or pass --healthz-port 0",
             ) from exc
-        self._server.daemon_threads = True
-        self._server.reconciler = reconciler  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="healthz", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self._server.shutdown()
-            self._server.server_close()
+        server.daemon_threads = True
+        server.reconciler = reconciler  # type: ignore[attr-defined]
+        super().__init__(server, "healthz")

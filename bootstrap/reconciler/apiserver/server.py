@@ -32,6 +32,7 @@ from typing import Any
 from bootstrap.errors import APIServerError, KbsError
 from bootstrap.reconciler.apiserver import logs
 from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
+from bootstrap.reconciler.httpserve import BackgroundHTTPServer
 from bootstrap.reconciler.logfmt import LOGGER, log
 from bootstrap.reconciler.runtime import Runtime
 from bootstrap.reconciler.status import PodStatus
@@ -85,7 +86,7 @@ class Authorizer:
         return allowed, reason
 
 
-class ReadAPI:
+class ReadAPI(BackgroundHTTPServer):
     """The server. `pod_status(namespace, name)` finds a static pod; `statuses()` lists them all."""
 
     def __init__(
@@ -113,30 +114,18 @@ class ReadAPI:
             ) from exc
         context.verify_mode = ssl.CERT_OPTIONAL
         try:
-            self._server = _TLSServer((address, port), _Handler, context)
+            server = _TLSServer((address, port), _Handler, context)
         except OSError as exc:
             raise KbsError(
                 f"cannot listen on {address}:{port} for the read API: {exc.strerror}",
                 hint="a kubelet or another reconciler may hold the port; stop it or choose another port",
             ) from exc
-        self._server.app = self  # type: ignore[attr-defined]
+        server.app = self  # type: ignore[attr-defined]
         self.authorizer = authorizer
         self.runtime = runtime
         self.pod_status = pod_status
         self.statuses = statuses
-        self._thread = threading.Thread(target=self._server.serve_forever, name="read-api", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self._server.shutdown()
-            self._server.server_close()
+        super().__init__(server, "read-api")
 
 
 class _TLSServer(ThreadingHTTPServer):
