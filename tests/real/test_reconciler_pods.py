@@ -320,12 +320,14 @@ spec:
   - name: slow
     image: {testbed.images["agnhost"]}
     args: ["netexec", "--http-port=8080", "--delay-shutdown=60"]
+    readinessProbe: {{httpGet: {{port: 8080}}, periodSeconds: 1}}
     lifecycle:
       preStop: {{httpGet: {{port: 8080, path: "/echo?msg=prestop-ran"}}}}
 """,
     )
     bed.start()
-    bed.status_when("slow", lambda s: s.phase == "Running", "running")
+    # Ready, not merely Running: the hook needs netexec to listen already (the kubelet has the same race).
+    bed.status_when("slow", lambda s: s.ready, "ready")
     removed_at = datetime.now(UTC)
     path.unlink()
     wait_for(lambda: bed.status("slow") is None, 60, "pod gone")
