@@ -93,6 +93,7 @@ NODE_LEASE_RENEW_INTERVAL: Final = 10.0  # seconds: a quarter of the lease durat
 NODE_STATUS_UPDATE_FREQUENCY: Final = 10.0  # seconds between node status computations (nodeStatusUpdateFrequency)
 NODE_STATUS_REPORT_FREQUENCY: Final = 300.0  # seconds: an unchanged node status is still posted this often
 API_SERVER_POLL_INTERVAL: Final = 0.1  # seconds, the kubelet's fastStaticPodsRegistration poll
+PUBLISHER_FILE_POLL: Final = 0.1  # seconds: how often a reconciler started before kubelet.conf looks for it
 API_SERVER_RETRY_MAX: Final = 1.0  # seconds: longest wait between attempts while the API server is down
 MIRROR_STATUS_BATCH_DELAY: Final = 0.1  # seconds: status changes this close together go out as one patch
 MIRROR_RETRY_PERIOD: Final = 60.0  # seconds before a mirror pod the API server rejected is tried again

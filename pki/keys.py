@@ -3,14 +3,17 @@
 kubeadm writes RSA keys as PKCS#1 (`RSA PRIVATE KEY`), ECDSA keys as SEC1 (`EC PRIVATE KEY`) and public keys as
 PKIX (`PUBLIC KEY`); kbs writes the same. Reading is more lenient (PKCS#8 is accepted too, like Go's keyutil), but
 anything that is not an RSA or ECDSA private key is a foreign file and an error that names it.
-Key generation dominates the cost of a tree; `generate_keys` runs it on a thread pool (OpenSSL releases the GIL).
+Key generation dominates the cost of a tree; `generate_keys` runs it on a thread pool (OpenSSL releases the GIL),
+taking keys from RESERVE first: `kbs init` fills the reserve before its preflight checks, so RSA generation
+overlaps work that waits on Docker instead of sitting on the critical path.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +89,53 @@ def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SH
     return hashes.SHA256()
 
 
+class KeyReserve:
+    """Keys generated ahead of need on background threads, handed out once each by `take`.
+
+    The keys live only in this process's memory until a caller writes one; nothing is reused across runs.
+    `close` cancels what has not started, so an early error does not keep the process alive for unused keys.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: dict[str, list[Future[PrivateKey]]] = {}
+
+    def fill(self, algorithm: KeyAlgorithm, count: int) -> None:
+        """Start generating `count` more keys of `algorithm`; returns at once."""
+        if count <= 0:
+            return
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="kbs-keygen")
+            futures = self._pending.setdefault(algorithm.name, [])
+            futures += [self._pool.submit(algorithm.generate) for _ in range(count)]
+
+    def take(self, algorithm: KeyAlgorithm) -> Future[PrivateKey] | None:
+        """A reserved key of `algorithm` (possibly still being made), or None when none is left."""
+        with self._lock:
+            futures = self._pending.get(algorithm.name)
+            return futures.pop(0) if futures else None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool, self._pending = self._pool, None, {}
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+RESERVE = KeyReserve()
+
+
 def generate_keys(algorithms: Sequence[KeyAlgorithm]) -> list[PrivateKey]:
-    """One new key per entry, generated in parallel (RSA generation is most of the time a tree takes)."""
+    """One new key per entry: from RESERVE where it has one, the rest generated now, in parallel (RSA
+    generation is most of the time a tree takes)."""
+    reserved = [RESERVE.take(a) for a in algorithms]
+    fresh = iter(_generate_now([a for a, f in zip(algorithms, reserved, strict=True) if f is None]))
+    return [f.result() if f is not None else next(fresh) for f in reserved]
+
+
+def _generate_now(algorithms: Sequence[KeyAlgorithm]) -> list[PrivateKey]:
     if len(algorithms) <= 1:
         return [a.generate() for a in algorithms]
     workers = min(len(algorithms), os.cpu_count() or 1)

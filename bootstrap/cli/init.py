@@ -70,7 +70,7 @@ def _options(dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: i
 
 
 def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | None = None) -> None:
-    from bootstrap.phases.init import INIT, prepare
+    from bootstrap.phases.init import INIT, prepare, start_early_work
 
     printer = Printer()
     skipped = INIT.check_skip(skip) | INIT.check_skip(cfg.init.skip_phases)
@@ -78,6 +78,7 @@ def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | N
         skipped = frozenset()  # `kbs init phase X` runs X even when the configuration's skipPhases names it
     data = prepare(cfg, options, printer)
     try:
+        start_early_work(data, [only] if only else [n for n in INIT.names() if n not in skipped])
         result = INIT.run(data, printer, skip=skipped, only=only)
         if data.dry_run:
             _print_dry_run(data)

@@ -17,6 +17,8 @@ from bootstrap import constants
 from bootstrap.phases.workflow import Reporter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bootstrap.config.effective import KbsConfig
     from bootstrap.kube.api import KubeAPI
     from bootstrap.kube.memory import Action
@@ -42,6 +44,7 @@ class InitData:
     real_cfg: KbsConfig | None = None  # with dry-run: the configuration as it would apply on the machine
     dry_run_dir: Path | None = None
     scratch: dict[str, Any] = field(default_factory=dict)  # values one phase leaves for a later one
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run by close(), last first
     _api: KubeAPI | None = None
 
     @property
@@ -81,3 +84,5 @@ class InitData:
         if self._api is not None:
             self._api.close()
             self._api = None
+        while self.cleanups:
+            self.cleanups.pop()()

@@ -8,6 +8,7 @@ from this tuple and checks `--skip-phases` against it. Every phase converges: ru
 from __future__ import annotations
 
 import importlib
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,11 +32,11 @@ def _lazy(module: str) -> Phase[InitData]:
 
 _HELP = {
     "preflight": "Check the machine: root, CPUs, memory, swap, ports, Docker, images, clock.",
+    "reconciler": "Start what runs the static pods: the bundled reconciler, or hand over to the kubelet.",
     "certs": "Create the CA and every certificate and key the control plane needs (existing ones are kept).",
     "kubeconfig": "Write admin, super-admin, controller-manager, scheduler and kubelet kubeconfig files.",
     "etcd": "Write the local etcd static pod manifest into the staticPodPath.",
     "control_plane": "Write the kube-apiserver, kube-controller-manager and kube-scheduler manifests.",
-    "reconciler": "Start what runs the static pods: the bundled reconciler, or hand over to the kubelet.",
     "wait_control_plane": "Wait until etcd, kube-apiserver, controller-manager and scheduler are healthy.",
     "upload_config": "Store the ClusterConfiguration and kubelet configuration in the cluster.",
     "mark_control_plane": "Label and taint this node as a control-plane node.",
@@ -61,6 +62,23 @@ def prepare(cfg: KbsConfig, options: InitOptions, reporter: Reporter) -> InitDat
     root = dryrun.make_dir()
     reporter.line("dryrun", f"writing everything under {root} instead of the real directories")
     return InitData(cfg=dryrun.redirect(cfg, root), out=reporter, options=options, real_cfg=cfg, dry_run_dir=root)
+
+
+def start_early_work(data: InitData, phases: Collection[str]) -> None:
+    """Start, in the background, work that later phases will need: the keys of the certs and kubeconfig phases.
+
+    RSA key generation is most of those phases' time; begun here it overlaps the preflight checks (which wait on
+    Docker) and the reconciler's start, instead of delaying the first manifest. close() cancels what is unused.
+    """
+    certificates, kubeconfigs = "certs" in phases, "kubeconfig" in phases
+    if not (certificates or kubeconfigs):
+        return
+    from bootstrap.config import pki_context
+    from bootstrap.phases import pki_files
+    from pki.keys import RESERVE
+
+    data.cleanups.append(RESERVE.close)
+    pki_files.reserve_keys(pki_context(data.cfg), certificates=certificates, kubeconfigs=kubeconfigs)
 
 
 def _with_static_pod_path(cfg: KbsConfig, path: Path) -> KbsConfig:

@@ -43,3 +43,14 @@ def call(entry_point: str, ctx: PKIContext) -> list[Any]:
         )
     results: list[Any] = function(ctx)
     return results
+
+
+def reserve_keys(ctx: PKIContext, *, certificates: bool = True, kubeconfigs: bool = True) -> int:
+    """Start generating in the background one key per key file (certificates) or kubeconfig that does not exist
+    yet: what the certs and kubeconfig phases are about to create (they take these keys first). Returns how many."""
+    from pki.keys import RESERVE, parse_algorithm
+
+    missing = [p for p in certificate_paths(ctx) if p.suffix == ".key" and not p.exists()] if certificates else []
+    missing += [p for p in kubeconfig_paths(ctx)[1:] if not p.exists()] if kubeconfigs else []
+    RESERVE.fill(parse_algorithm(ctx.encryption_algorithm), len(missing))
+    return len(missing)

@@ -1,10 +1,14 @@
-"""The reconciler phase: make sure something runs the manifests just written.
+"""The reconciler phase: make sure something will run the manifests the next phases write.
 
     bundled  write <stateDir>/config.yaml (the effective configuration, no secrets) and run
              `kbs reconcile --config` on it: as kbs-reconciler.service under systemd, else detached with a
              pidfile and a log file (bootstrap.phases.supervise)
     kubelet  the installed kubelet runs them; prepare() already found its staticPodPath and said which
-    none     stop after the manifests: nothing on this node runs them
+    none     nothing on this node runs them; wait-control-plane stops the run after the manifests
+
+It runs right after preflight, before any certificate exists, the way a kubeadm node's kubelet is already running
+(and waiting) before `kubeadm init`: the reconciler's start-up then overlaps the certs and kubeconfig phases, and it
+picks each manifest up the moment it is written. Its API-server side waits for kubelet.conf to appear.
 
 Convergence: a running reconciler whose configuration did not change is left alone; a changed configuration
 restarts it; a dead one (stale pidfile, killed) is started again.
@@ -13,7 +17,7 @@ restarts it; a dead one (stale pidfile, killed) is started again.
 from __future__ import annotations
 
 from bootstrap import constants
-from bootstrap.fsutil import atomic_write
+from bootstrap.fsutil import atomic_write, ensure_dir
 from bootstrap.phases import ledger as ledgers
 from bootstrap.phases import supervise
 from bootstrap.phases.context import InitData
@@ -26,16 +30,17 @@ def run(data: InitData) -> Outcome:
     cfg = data.cfg
     mode = cfg.kbs.reconciler.mode
     if mode == "none":
-        return Outcome(
-            f"--reconciler none: the manifests are in {cfg.manifests_dir}; nothing on this node runs them", stop=True
-        )
+        return Outcome(f"--reconciler none: nothing on this node will run the manifests in {cfg.manifests_dir}")
     if mode == "kubelet":
         return Outcome(f"the installed kubelet runs the manifests in {cfg.manifests_dir}")
     path = supervise.config_file(cfg)
+    reconciler = cfg.kbs.reconciler
     ledgers.record(
-        cfg.kbs.reconciler.state_dir,
-        [path, cfg.kbs.reconciler.run_dir, cfg.kbs.reconciler.log_dir, supervise.pidfile(cfg), supervise.logfile(cfg)],
+        reconciler.state_dir,
+        [path, reconciler.run_dir, reconciler.log_dir, supervise.pidfile(cfg), supervise.logfile(cfg), cfg.manifests_dir],
     )
+    # the staticPodPath exists before the reconciler starts, so it watches it (inotify) from its first moment
+    ensure_dir(cfg.manifests_dir, constants.MANIFESTS_DIR_MODE)
     config_changed = atomic_write(path, supervise.config_text(cfg), mode=0o600, dir_mode=0o700)
     if data.dry_run:
         how = f"systemd unit {supervise.UNIT}" if supervise.systemd_runs_machine() else "a detached process"

@@ -1,13 +1,15 @@
 """The wait-control-plane phase: poll the four health endpoints until all answer 200, or diagnose why not.
 
-Probes run in parallel every 200 ms (kubeadm: 500 ms) until reconciler.waitTimeout (4m by default, or
---timeout). On a terminal the state of each component is a live table; otherwise one line per component when it
-turns healthy. On timeout kbs does not print advice to go and look: it looks, and prints for each unhealthy
-component its last probe answer, its container's state and restart count, and the last lines of its log.
+Each component is probed on its own thread every 200 ms (kubeadm: 500 ms) until it answers once, for up to
+reconciler.waitTimeout (4m by default, or --timeout). On a terminal the state of each component is a live table;
+otherwise one line per component when it turns healthy. On timeout kbs does not print advice to go and look: it
+looks, and prints for each unhealthy component its last probe answer, its container's state and restart count, and
+the last lines of its log.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,11 +27,12 @@ LOG_LINES = 12
 @dataclass
 class WaitState:
     start: float
+    components: list[str] = field(default_factory=list)
     last: dict[str, health.Probe] = field(default_factory=dict)
     healthy_after: dict[str, float] = field(default_factory=dict)
 
     def all_healthy(self) -> bool:
-        return bool(self.last) and all(p.healthy for p in self.last.values())
+        return bool(self.components) and all(c in self.healthy_after for c in self.components)
 
 
 def poll(
@@ -37,20 +40,41 @@ def poll(
     timeout: float,
     *,
     on_round: Callable[[WaitState], None] = lambda _: None,
+    probe: Callable[[health.Endpoint], health.Probe] = health.probe,
+    interval: float = POLL_INTERVAL,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> WaitState:
-    """Poll until every component is healthy or `timeout` passes; `on_change` sees the state after each round."""
-    state = WaitState(start=clock())
-    while True:
-        for probe in health.probe_all(data.cfg):
-            state.last[probe.component] = probe
-            if probe.healthy and probe.component not in state.healthy_after:
-                state.healthy_after[probe.component] = clock() - state.start
-        on_round(state)
-        if state.all_healthy() or clock() - state.start >= timeout:
-            return state
-        sleep(POLL_INTERVAL)
+    """Probe every component on its own thread until it answers 200 once (kubeadm waits for each the same way),
+    so a slow or hanging endpoint delays only its own verdict. `on_round` sees the state every `interval` and
+    at each change; returns when all are healthy or `timeout` passed."""
+    targets = health.endpoints(data.cfg)
+    state = WaitState(start=clock(), components=[t.component for t in targets])
+    changed = threading.Condition()
+    done = threading.Event()
+
+    def watch(endpoint: health.Endpoint) -> None:
+        while not done.is_set():
+            result = probe(endpoint)
+            with changed:
+                state.last[endpoint.component] = result
+                if result.healthy:
+                    state.healthy_after[endpoint.component] = clock() - state.start
+                changed.notify_all()
+            if result.healthy:
+                return
+            done.wait(interval)
+
+    for target in targets:
+        threading.Thread(target=watch, args=(target,), name=f"wait-{target.component}", daemon=True).start()
+    try:
+        with changed:
+            while True:
+                on_round(state)
+                if state.all_healthy() or clock() - state.start >= timeout:
+                    return state
+                changed.wait(interval)
+    finally:
+        done.set()
 
 
 def _table(state: WaitState, elapsed: float) -> object:
@@ -119,7 +143,7 @@ def run(data: InitData) -> Outcome:
             data.out.detail(f"[dryrun] would wait for {component} to become healthy")
         return Outcome("dry run: not waiting")
     if data.cfg.kbs.reconciler.mode == "none":
-        return Outcome("reconciler none: nothing runs the manifests here, not waiting")
+        return Outcome(f"--reconciler none: the manifests are in {data.cfg.manifests_dir}; not waiting", stop=True)
     timeout = (data.options.wait_timeout or data.cfg.kbs.reconciler.wait_timeout).total_seconds()
     data.out.line(
         "wait-control-plane", f"waiting up to {timeout:.0f}s for etcd, kube-apiserver, controller-manager, scheduler"

@@ -28,7 +28,9 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from bootstrap import constants
 from bootstrap.errors import KbsError, RuntimeUnavailableError
 from bootstrap.reconciler import defaulting, model, orphans
 from bootstrap.reconciler.events import Listener, Recorder
@@ -41,7 +43,18 @@ from bootstrap.reconciler.settings import Settings
 from bootstrap.reconciler.sources import Source
 from bootstrap.reconciler.status import PodStatus, read_statuses, remove_status, write_status
 
+if TYPE_CHECKING:
+    from bootstrap.reconciler.apiserver.settings import ApiServerSettings
+
 _log = logging.getLogger(LOGGER)
+
+
+def publisher_files_ready(settings: ApiServerSettings) -> bool:
+    """The node's kubeconfig exists and, when the publisher issues its serving certificate, the CA too."""
+    if not settings.kubeconfig.is_file():
+        return False
+    pki = settings.pki
+    return pki is None or all((pki.cert_dir / name).is_file() for name in ("ca.crt", "ca.key"))
 
 
 def detect_node_ip() -> str:
@@ -113,11 +126,7 @@ class Reconciler(RuntimeWatch):
             server.start()
             self._healthz = server
         if self.settings.apiserver is not None:  # issue 6 hook: node, mirror pods, events, read API
-            from bootstrap.reconciler.apiserver import Publisher
-
-            publisher = Publisher(self, self.settings.apiserver)
-            publisher.start()
-            self._publisher = publisher
+            self._start_publisher(self.settings.apiserver)
         log(
             _log,
             logging.INFO,
@@ -130,9 +139,11 @@ class Reconciler(RuntimeWatch):
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every thread; containers keep running (a new reconciler adopts them)."""
-        self._stop.set()
-        if self._publisher is not None:  # issue 6 hook
-            self._publisher.stop()  # type: ignore[attr-defined]
+        with self._lock:
+            self._stop.set()
+            publisher = self._publisher
+        if publisher is not None:  # issue 6 hook
+            publisher.stop()  # type: ignore[attr-defined]
         for source in self._sources:
             source.stop()
         self.runtime.interrupt_watch()
@@ -150,6 +161,35 @@ class Reconciler(RuntimeWatch):
             self._healthz.stop()  # type: ignore[attr-defined]
         self.runtime.close()
         log(_log, logging.INFO, "Reconciler stopped")
+
+    def _start_publisher(self, settings: ApiServerSettings) -> None:
+        """Publish now, or as soon as the node's kubeconfig exists: `kbs init` starts the reconciler before its
+        certs and kubeconfig phases, so the pods start at once and the API-server side follows."""
+        if publisher_files_ready(settings):
+            self._make_publisher(settings)
+            return
+        log(_log, logging.INFO, "Waiting for the node's kubeconfig to publish", kubeconfig=str(settings.kubeconfig))
+        thread = threading.Thread(target=self._publish_when_ready, args=(settings,), name="apiserver-wait", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _publish_when_ready(self, settings: ApiServerSettings) -> None:
+        import bootstrap.reconciler.apiserver  # noqa: F401  (its imports take a while: do them while waiting)
+
+        while not self._stop.wait(constants.PUBLISHER_FILE_POLL):
+            if publisher_files_ready(settings):
+                self._make_publisher(settings)
+                return
+
+    def _make_publisher(self, settings: ApiServerSettings) -> None:
+        from bootstrap.reconciler.apiserver import Publisher
+
+        with self._lock:
+            if self._stop.is_set():
+                return
+            publisher = Publisher(self, settings)
+            publisher.start()
+            self._publisher = publisher
 
     def run_forever(self) -> None:
         """`kbs reconcile`: start, then block until SIGTERM or SIGINT, then stop."""

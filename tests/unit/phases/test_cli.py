@@ -59,8 +59,9 @@ def test_reconciler_none_stops_after_the_manifests(
     monkeypatch.setattr(preflight, "CHECKS", ())
     result = CliRunner().invoke(cli, ["init", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert "nothing on this node runs them" in result.output
-    assert "not run: wait-control-plane, upload-config" in result.output
+    assert "nothing on this node will run the manifests" in result.output
+    assert "[wait-control-plane] --reconciler none" in result.output
+    assert "not run: upload-config, mark-control-plane" in result.output
     assert (tmp_path / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()
     again = CliRunner().invoke(cli, ["init", "--config", str(config)])
     assert "nothing changed" in again.output

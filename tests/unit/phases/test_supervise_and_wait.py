@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -46,17 +47,40 @@ def _probe(component: str, healthy: bool) -> health.Probe:
     return health.Probe(component, f"https://x/{component}", healthy, "ok" if healthy else "connection refused")
 
 
-def test_wait_returns_when_all_components_are_healthy(data: InitData, monkeypatch: pytest.MonkeyPatch) -> None:
-    rounds = iter(
-        [
-            [_probe("etcd", False), _probe("kube-apiserver", False)],
-            [_probe("etcd", True), _probe("kube-apiserver", True)],
-        ]
-    )
-    monkeypatch.setattr(health, "probe_all", lambda cfg: next(rounds))
-    ticks = iter([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-    state = wait_control_plane.poll(data, 10, clock=lambda: next(ticks), sleep=lambda s: None)
-    assert state.all_healthy() and set(state.healthy_after) == {"etcd", "kube-apiserver"}
+def test_wait_returns_when_all_components_are_healthy(data: InitData) -> None:
+    answers = {"etcd": iter([False, True]), "kube-apiserver": iter([False, False, True])}
+    names = [e.component for e in health.endpoints(data.cfg)]
+
+    def probe(endpoint: health.Endpoint) -> health.Probe:
+        return _probe(endpoint.component, next(answers.get(endpoint.component, iter([True]))))
+
+    state = wait_control_plane.poll(data, 10, probe=probe, interval=0.001)
+    assert state.all_healthy() and set(state.healthy_after) == set(names)
+
+
+def test_a_hanging_endpoint_delays_only_its_own_verdict(data: InitData) -> None:
+    release = threading.Event()
+
+    def probe(endpoint: health.Endpoint) -> health.Probe:
+        if endpoint.component == "kube-apiserver":
+            release.wait(5)
+        return _probe(endpoint.component, True)
+
+    seen: list[set[str]] = []
+
+    def on_round(state: wait_control_plane.WaitState) -> None:
+        seen.append(set(state.healthy_after))
+        if "etcd" in state.healthy_after:
+            release.set()  # the others were judged while the API server's probe still hung
+
+    state = wait_control_plane.poll(data, 10, probe=probe, on_round=on_round, interval=0.001)
+    assert state.all_healthy()
+    assert any("etcd" in s and "kube-apiserver" not in s for s in seen)
+
+
+def test_wait_gives_up_after_the_timeout(data: InitData) -> None:
+    state = wait_control_plane.poll(data, 0.05, probe=lambda e: _probe(e.component, False), interval=0.001)
+    assert not state.all_healthy() and state.healthy_after == {}
 
 
 def test_wait_times_out_with_a_diagnosis_naming_the_unhealthy_component(

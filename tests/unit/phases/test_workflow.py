@@ -23,14 +23,14 @@ def _flow(calls: list[str], changed: set[str] = frozenset(), fail: str = "") -> 
     return Workflow("test", [make(n) for n in ("a", "b", "c")])
 
 
-def test_init_phases_are_kubeadms_order_with_kbs_reconciler_step() -> None:
+def test_init_phases_are_kubeadms_order_with_the_reconciler_started_first() -> None:
     assert INIT.names() == [
         "preflight",
+        "reconciler",
         "certs",
         "kubeconfig",
         "etcd",
         "control-plane",
-        "reconciler",
         "wait-control-plane",
         "upload-config",
         "mark-control-plane",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from pathlib import Path
 
+import pytest
+
+from bootstrap.reconciler.apiserver.settings import ApiServerSettings
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.pods.backoff import Backoff
 from bootstrap.reconciler.runtime import ExecResult
@@ -330,5 +335,26 @@ def test_docker_down_at_start_then_up_runs_the_pods(settings: Settings, fake: Fa
         assert r.healthy()  # the reconciler itself stays up
         fake.available = True
         wait_for(lambda: fake.by_name("c", running=True), 10, "pod started once Docker answers")
+    finally:
+        r.stop()
+
+
+def test_publisher_starts_once_the_nodes_kubeconfig_appears(
+    settings: Settings, fake: FakeRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `kbs init` starts the reconciler before its certs and kubeconfig phases: pods run at once, publishing follows.
+    kubeconfig = tmp_path / "kubelet.conf"
+    apiserver = ApiServerSettings(kubeconfig=kubeconfig, read_api_port=None)
+    made: list[ApiServerSettings] = []
+    monkeypatch.setattr(Reconciler, "_make_publisher", lambda self, s: made.append(s))
+    r = Reconciler(dataclasses.replace(settings, apiserver=apiserver), runtime=fake)
+    r._make_sources = lambda: []  # type: ignore[method-assign]
+    r.start()
+    try:
+        r.on_set(SOURCE, [simple()])
+        status_when(settings.state_dir, lambda s: s.phase == "Running", "running without an API server")
+        assert made == []
+        kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+        wait_for(lambda: made == [apiserver], 5, "publisher started")
     finally:
         r.stop()
