@@ -5,7 +5,7 @@
     Overrides                                     command-line values that win over the file
 
 Modules: types (durations, IPs, CIDRs, flags), kubeadm and kbs (the document models), yamlio (strict YAML),
-errors (pydantic -> ConfigError), overrides (flag table), host (default-route address, hostname), defaults,
+errors (msgspec -> ConfigError), overrides (flag table), host (default-route address, hostname), defaults,
 effective (KbsConfig and its accessors), loader.
 """
 
@@ -25,7 +25,7 @@ __all__ = ["KbsConfig", "Overrides", "load_config", "pki_context"]
 
 
 def __getattr__(name: str) -> Any:
-    # KbsConfig pulls in pydantic; import it on first use so `import bootstrap.config` stays cheap for the CLI.
+    # KbsConfig pulls in the documents; import it on first use so `import bootstrap.config` stays cheap for the CLI.
     if name == "KbsConfig":
         from bootstrap.config.effective import KbsConfig
 

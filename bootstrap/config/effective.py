@@ -14,7 +14,7 @@ from typing import Any
 from bootstrap import constants
 from bootstrap.config.kbs import KbsConfiguration
 from bootstrap.config.kubeadm import ClusterConfiguration, ExternalEtcd, InitConfiguration, LocalEtcd, Taint
-from bootstrap.config.types import split_host_port
+from bootstrap.config.types import split_host_port, to_data
 from bootstrap.versions import KubernetesVersion
 
 REDACTED = "<redacted>"
@@ -132,21 +132,20 @@ class KbsConfig:
     # --- output -----------------------------------------------------------------------------------------------
     def documents(self, *, redact: bool = True) -> list[dict[str, Any]]:
         """The three documents as plain data (camelCase, None left out), secrets redacted unless asked."""
-        init = self.init.model_dump(mode="json", by_alias=True, exclude_none=True)
+        init = _prune(to_data(self.init))
         if redact:
             for token in init.get("bootstrapTokens", []):
                 if "token" in token:
                     token["token"] = REDACTED
             if "certificateKey" in init:
                 init["certificateKey"] = REDACTED
-        cluster = self.cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
-        kbs = self.kbs.model_dump(mode="json", by_alias=True, exclude_none=True)
+        cluster, kbs = _prune(to_data(self.cluster)), _prune(to_data(self.kbs))
         kbs["staticPodPath"] = str(self.manifests_dir)
-        return [_prune(init), _prune(cluster), _prune(kbs)]
+        return [init, cluster, kbs]
 
 
 def _prune(doc: dict[str, Any]) -> dict[str, Any]:
-    """Leave out empty strings, lists and maps, like kubeadm's `omitempty` output."""
+    """Leave out unset (None) fields and empty strings, lists and maps, like kubeadm's `omitempty` output."""
     out: dict[str, Any] = {}
     for key, raw in doc.items():
         value = raw
@@ -154,7 +153,7 @@ def _prune(doc: dict[str, Any]) -> dict[str, Any]:
             value = _prune(raw)
         elif isinstance(raw, list):
             value = [_prune(v) if isinstance(v, dict) else v for v in raw]
-        if value in ("", [], {}) and key not in KEEP_EMPTY:
+        if value is None or (value in ("", [], {}) and key not in KEEP_EMPTY):
             continue
         out[key] = value
     return out

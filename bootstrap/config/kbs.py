@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from msgspec import field
 
 from bootstrap import constants
 from bootstrap.config.kinds import KBS_API_VERSION, KBS_KIND
@@ -26,7 +26,7 @@ class Reconciler(Document):
     docker_host: str | None = None  # None: $DOCKER_HOST, else the engine's default socket
     file_check_frequency: Duration = timedelta(seconds=20)  # the kubelet's default relist period
     http_check_frequency: Duration = timedelta(seconds=20)
-    static_pod_url: str | None = Field(default=None, alias="staticPodURL")
+    static_pod_url: str | None = field(default=None, name="staticPodURL")
     healthz_bind_address: str = "127.0.0.1"
     healthz_port: Port = constants.KUBELET_HEALTHZ_PORT
     port: Port = constants.KUBELET_PORT  # the read API (pods, logs) like the kubelet's 10250
@@ -41,4 +41,4 @@ class KbsConfiguration(Document):
     kind: Literal["KbsConfiguration"] = KBS_KIND
     kubernetes_dir: Path = constants.KUBERNETES_DIR
     static_pod_path: Path | None = None  # default: <kubernetesDir>/manifests
-    reconciler: Reconciler = Field(default_factory=Reconciler)
+    reconciler: Reconciler = field(default_factory=Reconciler)

@@ -1,4 +1,4 @@
-"""The apiVersion and kind of every document kbs reads (kept free of pydantic so the CLI can import it cheaply)."""
+"""The apiVersion and kind of every document kbs reads (kept free of imports so the CLI can read it cheaply)."""
 
 from __future__ import annotations
 

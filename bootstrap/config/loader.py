@@ -2,8 +2,8 @@
 
 Steps, each with its own error wording: read the file; split the YAML stream into documents and sort them by
 apiVersion/kind (unknown kinds are ignored with a note, unsupported kubeadm versions are errors); merge the flags
-into the raw documents (so a flag is validated exactly like the same value in the file); validate with the pydantic
-models; fill the machine- and version-dependent defaults (bootstrap.config.defaults).
+into the raw documents (so a flag is validated exactly like the same value in the file); decode into the msgspec
+documents; fill the machine- and version-dependent defaults (bootstrap.config.defaults).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import msgspec
 
 from bootstrap.config.effective import KbsConfig
 from bootstrap.config.errors import translate
@@ -21,10 +21,11 @@ from bootstrap.config.kbs import KbsConfiguration
 from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND, KBS_API_VERSION, KBS_KIND, KUBEADM_API_VERSION
 from bootstrap.config.kubeadm import ClusterConfiguration, InitConfiguration
 from bootstrap.config.overrides import OVERRIDE_TARGETS, Overrides
+from bootstrap.config.types import Document, decode
 from bootstrap.config.yamlio import load_documents
 from bootstrap.errors import ConfigError
 
-MODELS: dict[str, type[BaseModel]] = {
+MODELS: dict[str, type[Document]] = {
     INIT_KIND: InitConfiguration,
     CLUSTER_KIND: ClusterConfiguration,
     KBS_KIND: KbsConfiguration,
@@ -122,14 +123,16 @@ def apply_overrides(raw: RawConfig, overrides: Overrides) -> dict[str, dict[str,
     return flags
 
 
-def validate(raw: RawConfig, flags: dict[str, dict[str, str]]) -> dict[str, BaseModel]:
-    models: dict[str, BaseModel] = {}
+def validate(raw: RawConfig, flags: dict[str, dict[str, str]]) -> dict[str, Document]:
+    models: dict[str, Document] = {}
     for kind, model in MODELS.items():
         data = raw.docs.get(kind, {})
         try:
-            models[kind] = model.model_validate(data)
-        except ValidationError as exc:
-            raise translate(exc, where=raw.where.get(kind, kind), model=model, flags=flags.get(kind)) from None
+            models[kind] = decode(data, model)
+        except msgspec.ValidationError as exc:
+            raise translate(
+                exc, where=raw.where.get(kind, kind), model=model, data=data, flags=flags.get(kind)
+            ) from None
     return models
 
 

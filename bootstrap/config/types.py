@@ -1,30 +1,86 @@
 """Small value types shared by the kubeadm and kbs documents: Go durations, flags, env vars, host mounts.
 
-Format checks (IP literals, CIDRs, DNS names, endpoints) are pydantic validators here, so a bad value in the file
-and a bad value from a flag fail through the same path and the same error translation (bootstrap.config.errors).
+The documents are msgspec Structs: decoding a whole file takes microseconds and the module imports in a few
+milliseconds, where pydantic cost ~200 ms of every `kbs` process (docs/performance.md). Format checks (IP
+literals, CIDRs, DNS names, endpoints, control characters) are tied to marker types (CHECKS) that `decode` runs
+through its dec_hook, so a bad value in the file and a bad value from a flag fail through the same path and the same
+error translation (bootstrap.config.errors), with the field's path.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
-from pydantic.alias_generators import to_camel
+import msgspec
 
 
-class Document(BaseModel):
-    """Base of every config model: camelCase names, unknown fields are errors, assignments are validated."""
+class Document(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Base of every config document: camelCase names in files, unknown fields are errors."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        validate_assignment=True,
-        str_strip_whitespace=False,
-    )
+
+D = TypeVar("D", bound=Document)
+
+
+def decode(data: Any, kind: type[D]) -> D:
+    """Validate plain data (a YAML document) into `kind`; raises msgspec.ValidationError naming the path."""
+    document = msgspec.convert(data, kind, strict=False, dec_hook=_dec_hook)
+    _plain(document)
+    return document
+
+
+def _plain(value: Any) -> Any:
+    """Replace the checked values' marker subclasses by plain str/timedelta (msgspec insists that a hook returns
+    the annotated type; the rest of kbs, PyYAML's safe dumper included, wants plain values)."""
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            setattr(value, name, _plain(getattr(value, name)))
+        return value
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, timedelta):
+        return timedelta(seconds=value.total_seconds())
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def to_data(document: Document) -> Any:
+    """The document as plain data with its file names (camelCase), durations as Go strings, paths as text."""
+    return _go_durations(msgspec.to_builtins(document, builtin_types=(timedelta,), enc_hook=_enc_hook))
+
+
+def _go_durations(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {key: _go_durations(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_go_durations(value) for value in data]
+    return format_duration(data) if isinstance(data, timedelta) else data
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is Duration:
+        return Duration(seconds=parse_duration(value).total_seconds())
+    check = CHECKS.get(kind)
+    if check is not None:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {value!r}")
+        return kind(check(str(value)))
+    if kind is Path and isinstance(value, str | Path):
+        return Path(value)
+    raise NotImplementedError(f"no decoder for {kind}")
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
 # --- Go durations ("4m0s", "8760h", "1.5s") --------------------------------------------------------------------
@@ -74,21 +130,23 @@ def format_duration(value: timedelta) -> str:
     return f"{sign}{sec_text}s"
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
-
 # --- text that may reach a manifest ----------------------------------------------------------------------------
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _no_control_chars(value: str) -> str:
-    # A NUL cannot travel in argv and other control characters are never meant; newlines and tabs are legal
-    # and are carried through by the quoting filter.
+def check_text(value: str) -> str:
+    """Text that may reach a manifest. A NUL cannot travel in argv and other control characters are never meant;
+    newlines and tabs are legal and are carried through by the quoting filter."""
     if _CONTROL.search(value):
         raise ValueError("contains a control character")
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_control_chars)]
+def check_non_empty_text(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return check_text(value)
+
 
 # --- network literals ---------------------------------------------------------------------------------------------
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -166,13 +224,61 @@ def check_endpoint(value: str) -> str:
     return value
 
 
-IPAddress = Annotated[str, AfterValidator(check_ip)]
-CIDRs = Annotated[str, AfterValidator(check_cidrs)]
-DNSName = Annotated[str, AfterValidator(check_dns_subdomain)]
-SAN = Annotated[str, AfterValidator(check_san)]
-Endpoint = Annotated[str, AfterValidator(check_endpoint)]
-FlagName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-Port = Annotated[int, Field(ge=1, le=65535)]
+# --- checked fields ---------------------------------------------------------------------------------------------
+# A field typed with one of these names holds a plain str (a timedelta for Duration). At run time each name is a
+# distinct subclass, so msgspec hands the field's value to _dec_hook, which applies its check from CHECKS with the
+# field's path in any error; to mypy they are the plain types the values are.
+if TYPE_CHECKING:
+    Text: TypeAlias = str
+    NonEmptyText: TypeAlias = str
+    IPAddress: TypeAlias = str
+    OptionalIPAddress: TypeAlias = str
+    CIDRs: TypeAlias = str
+    OptionalCIDRs: TypeAlias = str
+    DNSName: TypeAlias = str
+    SAN: TypeAlias = str
+    Endpoint: TypeAlias = str
+    Duration: TypeAlias = timedelta
+else:
+
+    class Text(str): ...
+
+    class NonEmptyText(str): ...
+
+    class IPAddress(str): ...
+
+    class OptionalIPAddress(str): ...  # empty means "not set": filled from the machine later
+
+    class CIDRs(str): ...
+
+    class OptionalCIDRs(str): ...
+
+    class DNSName(str): ...
+
+    class SAN(str): ...
+
+    class Endpoint(str): ...
+
+    class Duration(timedelta): ...  # a Go duration in files ("4m0s", "8760h")
+
+
+def _optional(check: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda value: check(value) if value else value
+
+
+CHECKS: dict[type, Callable[[str], Any]] = {
+    Text: check_text,
+    NonEmptyText: check_non_empty_text,
+    IPAddress: check_ip,
+    OptionalIPAddress: _optional(check_ip),
+    CIDRs: check_cidrs,
+    OptionalCIDRs: _optional(check_cidrs),
+    DNSName: check_dns_subdomain,
+    SAN: check_san,
+    Endpoint: check_endpoint,
+}
+FlagName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 
 
 # --- component customisation (v1beta4) ---------------------------------------------------------------------------
@@ -186,7 +292,7 @@ class Arg(Document):
 class EnvVar(Document):
     """A container env var; valueFrom is kept as written and checked by the static-pod rules at render time."""
 
-    name: Annotated[str, Field(pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")]
+    name: Annotated[str, msgspec.Meta(pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")]
     value: Text | None = None
     value_from: dict[str, Any] | None = None
 
@@ -200,7 +306,7 @@ class HostPathMount(Document):
     """An extra hostPath volume plus its mount in the component's container."""
 
     name: DNSName
-    host_path: Annotated[Text, Field(min_length=1)]
-    mount_path: Annotated[Text, Field(min_length=1)]
+    host_path: NonEmptyText
+    mount_path: NonEmptyText
     read_only: bool = False
     path_type: HostPathType = ""

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msgspec.structs import replace
+
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
 
@@ -27,22 +29,20 @@ def make_dir() -> Path:
 
 def redirect(cfg: KbsConfig, root: Path) -> KbsConfig:
     """A copy of `cfg` whose every node path lies under `root`."""
-    cluster = cfg.cluster.model_copy(update={"certificates_dir": str(under(root, cfg.cert_dir))})
+    cluster = replace(cfg.cluster, certificates_dir=str(under(root, cfg.cert_dir)))
     if cfg.cluster.etcd.local is not None:
-        local = cfg.cluster.etcd.local.model_copy(update={"data_dir": str(under(root, cfg.etcd_data_dir))})
-        cluster = cluster.model_copy(update={"etcd": cfg.cluster.etcd.model_copy(update={"local": local})})
-    reconciler = cfg.kbs.reconciler.model_copy(
-        update={
-            "state_dir": under(root, cfg.kbs.reconciler.state_dir),
-            "run_dir": under(root, cfg.kbs.reconciler.run_dir),
-            "log_dir": under(root, cfg.kbs.reconciler.log_dir),
-        }
+        local = replace(cfg.cluster.etcd.local, data_dir=str(under(root, cfg.etcd_data_dir)))
+        cluster = replace(cluster, etcd=replace(cfg.cluster.etcd, local=local))
+    reconciler = replace(
+        cfg.kbs.reconciler,
+        state_dir=under(root, cfg.kbs.reconciler.state_dir),
+        run_dir=under(root, cfg.kbs.reconciler.run_dir),
+        log_dir=under(root, cfg.kbs.reconciler.log_dir),
     )
-    kbs = cfg.kbs.model_copy(
-        update={
-            "kubernetes_dir": under(root, cfg.kubernetes_dir),
-            "static_pod_path": under(root, cfg.manifests_dir),
-            "reconciler": reconciler,
-        }
+    kbs = replace(
+        cfg.kbs,
+        kubernetes_dir=under(root, cfg.kubernetes_dir),
+        static_pod_path=under(root, cfg.manifests_dir),
+        reconciler=reconciler,
     )
     return dataclasses.replace(cfg, cluster=cluster, kbs=kbs)

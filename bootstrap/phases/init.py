@@ -84,4 +84,6 @@ def start_early_work(data: InitData, phases: Collection[str]) -> None:
 def _with_static_pod_path(cfg: KbsConfig, path: Path) -> KbsConfig:
     import dataclasses
 
-    return dataclasses.replace(cfg, kbs=cfg.kbs.model_copy(update={"static_pod_path": path}))
+    from msgspec.structs import replace
+
+    return dataclasses.replace(cfg, kbs=replace(cfg.kbs, static_pod_path=path))

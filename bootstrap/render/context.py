@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bootstrap import constants
+from bootstrap.config.types import to_data
 from bootstrap.render import helpers
 from bootstrap.render.versiondata import facts
 
@@ -38,7 +39,7 @@ def build(cfg: KbsConfig, *, environ: Mapping[str, str] | None = None, host_root
     timeout = cfg.init.timeouts.control_plane_component_health_check.total_seconds()
 
     def dumped(items: list[Any]) -> list[dict[str, Any]]:
-        return [item.model_dump(by_alias=True, exclude_none=True) for item in items]
+        return [{k: v for k, v in to_data(item).items() if v is not None} for item in items]
 
     components = {
         constants.KUBE_APISERVER: cluster.api_server,
@@ -69,7 +70,7 @@ def build(cfg: KbsConfig, *, environ: Mapping[str, str] | None = None, host_root
         "dns_domain": cluster.networking.dns_domain,
         "cluster_name": cluster.cluster_name,
         "local_etcd": local is not None,
-        "external_etcd": external.model_dump(by_alias=True) if external else None,
+        "external_etcd": to_data(external) if external else None,
         "extra_args": extra_args,
         "extra_envs": extra_envs,
         "extra_volumes": extra_volumes,

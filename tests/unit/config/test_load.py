@@ -164,7 +164,24 @@ def test_print_defaults_documents_redact_secrets(write_config: WriteConfig) -> N
         ),
         (
             "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bindPort: many\n",
-            "(InitConfiguration): localAPIEndpoint.bindPort: input should be a valid integer",
+            "(InitConfiguration): localAPIEndpoint.bindPort: expected an integer, got 'many'",
+        ),
+        (
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: RSA-1024\n",
+            "encryptionAlgorithm: invalid value 'RSA-1024'; one of RSA-2048, RSA-3072, RSA-4096, ECDSA-P256",
+        ),
+        (
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  external: {caFile: /x}\n",
+            "(ClusterConfiguration): etcd.external.endpoints: required field is missing",
+        ),
+        (
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+            "etcd: {local: {}, external: {endpoints: [a]}}\n",
+            "(ClusterConfiguration): etcd: etcd.local and etcd.external are mutually exclusive",
+        ),
+        (
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bindPort: 70000\n",
+            "localAPIEndpoint.bindPort: expected an integer <= 65535, got 70000",
         ),
         (
             "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.20.0\n",

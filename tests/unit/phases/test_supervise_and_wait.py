@@ -6,6 +6,7 @@ import sys
 import threading
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from bootstrap.config.effective import KbsConfig
@@ -125,7 +126,7 @@ def test_the_reconcilers_config_file_reloads_as_the_same_configuration_without_s
 
     cfg = make_cfg(tmp_path, mode="bundled")
     cfg = cfg.__class__(
-        init=cfg.init.model_copy(update={"bootstrap_tokens": [BootstrapToken(token="abcdef.0123456789abcdef")]}),
+        init=msgspec.structs.replace(cfg.init, bootstrap_tokens=[BootstrapToken(token="abcdef.0123456789abcdef")]),
         cluster=cfg.cluster,
         kbs=cfg.kbs,
         version=cfg.version,
