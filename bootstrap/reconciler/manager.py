@@ -163,33 +163,43 @@ class Reconciler(RuntimeWatch):
         log(_log, logging.INFO, "Reconciler stopped")
 
     def _start_publisher(self, settings: ApiServerSettings) -> None:
-        """Publish now, or as soon as the node's kubeconfig exists: `kbs init` starts the reconciler before its
-        certs and kubeconfig phases, so the pods start at once and the API-server side follows."""
-        if publisher_files_ready(settings):
-            self._make_publisher(settings)
-            return
-        log(_log, logging.INFO, "Waiting for the node's kubeconfig to publish", kubeconfig=str(settings.kubeconfig))
+        """Publish from a background thread once the node's kubeconfig exists and the API server it names accepts
+        connections. Before that the publisher could only retry, and its start (imports, the serving certificate's
+        key) would compete for the CPU with the static pods' own start: `kbs init` starts the reconciler before
+        its certs and kubeconfig phases, so the pods are running long before the API server listens."""
         thread = threading.Thread(target=self._publish_when_ready, args=(settings,), name="apiserver-wait", daemon=True)
         thread.start()
         self._threads.append(thread)
 
     def _publish_when_ready(self, settings: ApiServerSettings) -> None:
-        import bootstrap.reconciler.apiserver  # noqa: F401  (its imports take a while: do them while waiting)
+        from bootstrap.reconciler.apiserver.client import server_accepts
 
-        while not self._stop.wait(constants.PUBLISHER_FILE_POLL):
-            if publisher_files_ready(settings):
+        said = False
+        while not self._stop.is_set():
+            if publisher_files_ready(settings) and server_accepts(settings.kubeconfig):
                 self._make_publisher(settings)
                 return
+            if not said:
+                log(
+                    _log,
+                    logging.INFO,
+                    "Waiting for kubelet.conf and its API server to publish",
+                    kubeconfig=str(settings.kubeconfig),
+                )
+                said = True
+            self._stop.wait(constants.PUBLISHER_FILE_POLL)
 
     def _make_publisher(self, settings: ApiServerSettings) -> None:
         from bootstrap.reconciler.apiserver import Publisher
 
+        publisher = Publisher(self, settings)  # slow (imports, serving certificate): not under the lock
+        publisher.start()
         with self._lock:
-            if self._stop.is_set():
-                return
-            publisher = Publisher(self, settings)
-            publisher.start()
-            self._publisher = publisher
+            stopped = self._stop.is_set()
+            if not stopped:
+                self._publisher = publisher
+        if stopped:
+            publisher.stop()
 
     def run_forever(self) -> None:
         """`kbs reconcile`: start, then block until SIGTERM or SIGINT, then stop."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +35,30 @@ WATCH_TIMEOUT = 300  # seconds the server keeps one watch open (it then ends it;
 def unreachable(exc: APIServerError) -> bool:
     """True when the API server did not answer usefully (down, starting, overloaded): retry later."""
     return exc.status is None or exc.status == 429 or exc.status >= 500
+
+
+def current_cluster(kubeconfig: Path) -> dict[str, Any]:
+    """The `cluster` entry of the kubeconfig's current context (server, CA). Raises OSError, KeyError,
+    StopIteration, TypeError or yaml.YAMLError for a missing or malformed file."""
+    import yaml
+
+    config = yaml.safe_load(kubeconfig.read_text())
+    current = config.get("current-context")
+    context = next(c["context"] for c in config["contexts"] if c["name"] == current)
+    cluster: dict[str, Any] = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+    return cluster
+
+
+def server_accepts(kubeconfig: Path, timeout: float = 0.5) -> bool:
+    """True when the API server the kubeconfig names accepts a TCP connection (it may not answer yet)."""
+    import yaml
+
+    try:
+        url = urllib.parse.urlsplit(current_cluster(kubeconfig)["server"])
+        with socket.create_connection((url.hostname or "", url.port or 443), timeout=timeout):
+            return True
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, yaml.YAMLError):
+        return False
 
 
 class GoneError(APIServerError):

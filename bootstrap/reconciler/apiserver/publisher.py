@@ -27,7 +27,7 @@ import yaml
 
 from bootstrap import constants
 from bootstrap.errors import APIServerError, KbsError
-from bootstrap.reconciler.apiserver.client import GoneError, HTTPNodeAPI, NodeAPI, unreachable
+from bootstrap.reconciler.apiserver.client import GoneError, HTTPNodeAPI, NodeAPI, current_cluster, unreachable
 from bootstrap.reconciler.apiserver.desired import DesiredPods
 from bootstrap.reconciler.apiserver.eventsink import EventSender
 from bootstrap.reconciler.apiserver.heartbeat import Heartbeat
@@ -316,10 +316,7 @@ def kubeconfig_ca(kubeconfig: Path) -> bytes:
     """The cluster CA certificate a kubeconfig trusts (embedded or by path): the CA the API server's client
     certificates are signed by in a kubeadm cluster."""
     try:
-        config = yaml.safe_load(kubeconfig.read_text())
-        current = config.get("current-context")
-        context = next(c["context"] for c in config["contexts"] if c["name"] == current)
-        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+        cluster = current_cluster(kubeconfig)
         if cluster.get("certificate-authority-data"):
             return base64.b64decode(cluster["certificate-authority-data"])
         path = Path(cluster["certificate-authority"])

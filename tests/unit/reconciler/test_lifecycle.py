@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import time
 from pathlib import Path
 
@@ -339,7 +340,7 @@ def test_docker_down_at_start_then_up_runs_the_pods(settings: Settings, fake: Fa
         r.stop()
 
 
-def test_publisher_starts_once_the_nodes_kubeconfig_appears(
+def test_publisher_starts_once_kubelet_conf_exists_and_its_api_server_listens(
     settings: Settings, fake: FakeRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `kbs init` starts the reconciler before its certs and kubeconfig phases: pods run at once, publishing follows.
@@ -349,12 +350,20 @@ def test_publisher_starts_once_the_nodes_kubeconfig_appears(
     monkeypatch.setattr(Reconciler, "_make_publisher", lambda self, s: made.append(s))
     r = Reconciler(dataclasses.replace(settings, apiserver=apiserver), runtime=fake)
     r._make_sources = lambda: []  # type: ignore[method-assign]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
     r.start()
     try:
         r.on_set(SOURCE, [simple()])
         status_when(settings.state_dir, lambda s: s.phase == "Running", "running without an API server")
-        assert made == []
-        kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: k}}]\n"
+            f"clusters: [{{name: k, cluster: {{server: 'https://127.0.0.1:{listener.getsockname()[1]}'}}}}]\n"
+        )
+        time.sleep(0.3)
+        assert made == []  # the file is there, but nothing listens at its server yet
+        listener.listen()
         wait_for(lambda: made == [apiserver], 5, "publisher started")
     finally:
         r.stop()
+        listener.close()
