@@ -8,6 +8,7 @@ Docker SDK errors become RuntimeUnavailableError here.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,12 @@ def docker_error(cfg: KbsConfig) -> str | None:
     except Exception as exc:  # any failure to ping is the answer
         return f"the Docker engine does not answer: {exc}"
     return None
+
+
+def engine_is_remote(cfg: KbsConfig) -> bool:
+    """The Docker engine is reached over the network (tcp://, ssh://), so it may run on another clock."""
+    host = cfg.kbs.reconciler.docker_host or os.environ.get("DOCKER_HOST", "")
+    return host.startswith(("tcp://", "ssh://", "http://", "https://"))
 
 
 def docker_clock_skew(cfg: KbsConfig) -> float | None:

@@ -10,7 +10,7 @@ from bootstrap.errors import PreflightError
 from bootstrap.phases import ledger as ledgers
 from bootstrap.phases import ports, preflight
 from bootstrap.phases.context import InitData, InitOptions
-from tests.unit.phases.conftest import Collect
+from tests.unit.phases.conftest import Collect, make_cfg
 
 
 def _only(*checks: preflight.CheckFn) -> tuple[preflight.CheckFn, ...]:
@@ -92,3 +92,16 @@ def test_dry_run_reports_errors_as_warnings(cfg: object, reporter: Collect) -> N
     data = InitData(cfg=cfg, out=reporter, options=InitOptions(dry_run=True))  # type: ignore[arg-type]
     errors, warnings = preflight.evaluate(data, _only(lambda d: [preflight.Problem("Mem", "low")]))
     assert not errors and warnings
+
+
+@pytest.mark.parametrize(
+    ("host", "remote"),
+    [("", False), ("unix:///var/run/docker.sock", False), ("tcp://10.0.0.5:2376", True), ("ssh://me@box", True)],
+)
+def test_only_a_remote_engine_has_its_clock_compared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str, remote: bool
+) -> None:
+    from bootstrap.phases import images
+
+    monkeypatch.setenv("DOCKER_HOST", host)
+    assert images.engine_is_remote(make_cfg(tmp_path, mode="bundled")) is remote
