@@ -2,7 +2,8 @@
 
 For each algorithm (RSA-2048, ECDSA-P256) and each run, in alternating order and fresh directories:
   kubeadm    `kubeadm init phase certs all` + `kubeadm init phase kubeconfig all` (two processes)
-  kbs        `python -m bootstrap certs generate --config FILE` (one process: start-up, config, PKI)
+  kbs        `python -m bootstrap certs generate --config FILE` (one process: start-up, config, PKI), with its
+             bytecode cached like an installed copy (bench/installed.py)
   kbs (lib)  `pki.generate(ctx)` in this process: the PKI work alone, without interpreter start or config loading
 Prints medians and the median of the per-run ratios kbs/kubeadm as a Markdown table (docs/performance.md, "PKI").
 
@@ -21,6 +22,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import installed  # noqa: E402
 
 CONFIG = """\
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -54,9 +58,9 @@ def prepare(root: Path, algorithm: str) -> tuple[Path, Path]:
     return kdir, config
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start
 
 
@@ -70,7 +74,7 @@ def run_kubeadm(kubeadm: str, root: Path, algorithm: str) -> float:
 def run_kbs(root: Path, algorithm: str) -> float:
     kdir, config = prepare(root, algorithm)
     return timed([sys.executable, "-m", "bootstrap", "certs", "generate", "--config", str(config),
-                  "--kubernetes-dir", str(kdir)])  # fmt: skip
+                  "--kubernetes-dir", str(kdir)], installed.env())  # fmt: skip
 
 
 def run_library(root: Path, algorithm: str) -> float:
