@@ -73,15 +73,19 @@ def run_kbs() -> tuple[float, float, dict[str, float]]:
         )
         healthy_at = None
         phases: dict[str, float] = {}
+        output: list[str] = []
         assert process.stdout is not None
         for line in process.stdout:
+            output.append(line)
             if "all 4 components healthy" in line and healthy_at is None:
                 healthy_at = time.perf_counter() - start
             match = PHASE_LINE.match(line.strip())
             if match:
                 phases[match[1]] = float(match[2])
         if process.wait() != 0 or healthy_at is None:
-            raise SystemExit("kbs init failed")
+            log = root / "var/log/kbs/kbs-reconciler.log"
+            tail = log.read_text().splitlines()[-30:] if log.exists() else []
+            raise SystemExit("kbs init failed:\n" + "".join(output) + "reconciler log:\n" + "\n".join(tail))
         total = time.perf_counter() - start
         return healthy_at, total, phases
     finally:
