@@ -71,6 +71,18 @@ def complete(
             "nodes can reach",
         )
 
+    # kube-apiserver: "service IP family ... must match public address family ..." (it exits at start-up)
+    advertised = ipaddress.ip_address(endpoint.advertise_address)
+    primary = ipaddress.ip_network(cluster.networking.service_subnet.split(",")[0].strip())
+    if primary.version != advertised.version:
+        raise ConfigError(
+            f"{origin(CLUSTER_KIND, 'networking.serviceSubnet')}: the first service subnet {primary} is "
+            f"IPv{primary.version} but the advertise address {advertised} is IPv{advertised.version}; kube-apiserver "
+            "refuses to start when their families differ",
+            hint=f"list an IPv{advertised.version} service subnet first (dual stack: 'v4-cidr,v6-cidr' or the other "
+            "way round), or advertise an address of the subnet's family",
+        )
+
     # node name
     registration = init.node_registration
     if not registration.name:

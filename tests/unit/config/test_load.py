@@ -213,6 +213,26 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
 
 
+@pytest.mark.parametrize(
+    ("address", "subnets", "ok"),
+    [
+        ("192.0.2.7", "fd00:10:96::/112", False),
+        ("192.0.2.7", "fd00:10:96::/112,10.96.0.0/12", False),
+        ("2001:db8::7", "10.96.0.0/12", False),
+        ("192.0.2.7", "10.96.0.0/12,fd00:10:96::/112", True),
+        ("2001:db8::7", "fd00:10:96::/112,10.96.0.0/12", True),
+    ],
+)
+def test_the_first_service_subnet_must_have_the_advertise_address_family(address: str, subnets: str, ok: bool) -> None:
+    # kube-apiserver v1.37.2 exits with: service IP family "fd00:10:96::/112" must match public address family
+    overrides = Overrides(advertise_address=address, service_cidr=subnets)
+    if ok:
+        assert load_config(None, overrides).cluster.networking.service_subnet == subnets
+        return
+    with pytest.raises(ConfigError, match=r"^--service-cidr: the first service subnet .* kube-apiserver refuses"):
+        load_config(None, overrides)
+
+
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
 def test_loopback_advertise_address_is_refused_before_kube_apiserver_would(address: str) -> None:
     with pytest.raises(ConfigError, match=r"--advertise-address: .* is a loopback address") as caught:

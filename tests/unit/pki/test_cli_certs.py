@@ -68,7 +68,7 @@ def test_generate_uses_the_config_file_and_converges(tmp_path: Path, dirs: list[
 def test_generate_one_name_and_flags_override_the_file(tmp_path: Path, dirs: list[str], config: str) -> None:
     code, out, _ = run(
         "certs", "generate", "etcd/server", "--config", config, "--node-name", "cp-2", "--advertise-address", "fd00::5",
-        *dirs,
+        "--service-cidr", "fd00:10:96::/112", *dirs,
     )  # fmt: skip
     assert code == 0, out
     assert "signed for DNS names [cp-2 localhost] and IPs [fd00::5 127.0.0.1 ::1]" in out
