@@ -194,3 +194,11 @@ def sandbox(testbed: TestBed) -> Iterator[Sandbox]:
         finally:
             client.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def initialised(testbed: TestBed) -> Iterator[Sandbox]:
+    """A sandboxed control plane brought up by `kbs init`, with the host's control-plane ports to itself."""
+    with exclusive_ports(), sandbox(testbed) as box:
+        box.kbs("init")
+        yield box

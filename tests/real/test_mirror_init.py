@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
+from bootstrap import constants
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import NODE, Sandbox, exclusive_ports, sandbox, wait_until
+from tests.real.test_init_support import NODE, Sandbox, initialised, wait_until
 
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+COMPONENTS = constants.ALL_COMPONENTS
 
 
 @pytest.fixture(scope="module")
 def cp(testbed: TestBed, control_plane_lock: None) -> Iterator[Sandbox]:
-    with exclusive_ports(), sandbox(testbed) as box:
-        box.kbs("init")
+    with initialised(testbed) as box:
         yield box
 
 
