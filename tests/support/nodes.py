@@ -1,0 +1,168 @@
+"""Test-bed nodes: containers from the test bed's node images that behave like the VMs of a kubeadm lab.
+
+A worker node runs containerd and (once `kubeadm join` has configured it) a real kubelet; a control-plane node
+runs its own Docker engine for kbs. Nodes live on a Docker network that the test makes, and everything is
+removed on exit: containers, their anonymous volumes and the network.
+
+How a node container is run depends on the machine. Where `docker run --privileged` works (most laptops and
+VMs), nodes are privileged. On machines whose root lacks a capability Docker's privileged mode asks for (this
+one lacks CAP_SYS_RESOURCE, so every privileged container fails with "unable to apply caps: operation not
+permitted"), they get every capability but that one, unconfined seccomp/AppArmor, writable /proc and /sys
+paths, and every device (the recipe of shared/reference/node-ha-upgrade.md, section 0).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+REPO = Path(__file__).resolve().parents[2]
+TESTBED = REPO / "tests" / "testbed" / "testbed.sh"
+LABEL = "io.kbs.test-node"  # every container and network made here carries it, for clean-up
+
+Role = Literal["worker", "control-plane"]
+
+
+def _testbed(*args: str) -> str:
+    return subprocess.run([str(TESTBED), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@functools.cache
+def node_images() -> dict[Role, str]:
+    """The node images' references (the last two lines of `testbed.sh images`: worker, control-plane)."""
+    worker, control_plane = _testbed("images").splitlines()[-2:]
+    return {"worker": worker, "control-plane": control_plane}
+
+
+@functools.cache
+def privileged_works() -> bool:
+    """Whether `docker run --privileged` can start a container on this machine's engine."""
+    client = docker.from_env()
+    try:
+        client.containers.run(node_images()["worker"], ["true"], entrypoint=[], privileged=True, remove=True)
+    except (docker.errors.APIError, docker.errors.ContainerError):
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def run_options(role: Role) -> dict[str, Any]:
+    """docker-py `containers.run` options for a node of this role on this machine."""
+    state_dir = "/var/lib/containerd" if role == "worker" else "/var/lib/docker"
+    options: dict[str, Any] = {
+        "init": True,  # docker-init reaps what the node's supervisor leaves behind
+        # Overlay filesystems cannot stack on the container's own overlay root: the runtime's state is a tmpfs.
+        "tmpfs": {"/run": "exec", state_dir: "exec", "/tmp": "exec"},
+        "volumes": {
+            "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+            _testbed("node-images", role): {"bind": f"/testbed/images/{role}", "mode": "ro"},
+        },
+        "devices": ["/dev/kmsg:/dev/kmsg"],
+    }
+    if Path("/lib/modules").is_dir():
+        options["volumes"]["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
+    if privileged_works():
+        options["privileged"] = True
+    else:
+        options.update(
+            cap_add=["ALL"],
+            cap_drop=["SYS_RESOURCE"],
+            security_opt=["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
+            device_cgroup_rules=["a *:* rwm"],
+        )
+    return options
+
+
+@dataclass
+class Node:
+    name: str
+    role: Role
+    container: Container
+    address: str
+
+    def exec(self, *argv: str, check: bool = True, stdin: bytes | None = None, timeout: float = 120) -> str:
+        """Runs a command in the node (like `docker exec -i`), returning its standard output."""
+        result = subprocess.run(
+            ["docker", "exec", "-i", self.container.id, *argv],
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{self.name}: {' '.join(argv)} exited {result.returncode}: {result.stderr.decode(errors='replace')}"
+            )
+        return result.stdout.decode(errors="replace")
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.container.reload()
+            if self.container.status != "running":
+                logs = self.container.logs(tail=40).decode(errors="replace")
+                raise AssertionError(f"node {self.name} stopped ({self.container.status}):\n{logs}")
+            if self._ready():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"node {self.name} not ready after {timeout}s: {self.exec('ls', '/var/log')}")
+
+    def _ready(self) -> bool:
+        result = subprocess.run(
+            ["docker", "exec", self.container.id, "test", "-f", "/run/kbs-node/ready"], capture_output=True, check=False
+        )
+        return result.returncode == 0
+
+
+@dataclass
+class NodeNetwork:
+    """A Docker network of the test's own, and the nodes started on it."""
+
+    client: docker.DockerClient
+    name: str
+    nodes: list[Node] = field(default_factory=list)
+
+    def start(self, name: str, role: Role, *, mounts: Sequence[tuple[str, str]] = ()) -> Node:
+        options = run_options(role)
+        for source, target in mounts:
+            options["volumes"][source] = {"bind": target, "mode": "ro"}
+        container = self.client.containers.run(
+            node_images()[role],
+            name=f"{self.name}-{name}",
+            hostname=name,
+            network=self.name,
+            labels={LABEL: self.name},
+            detach=True,
+            **options,
+        )
+        container.reload()
+        address = container.attrs["NetworkSettings"]["Networks"][self.name]["IPAddress"]
+        node = Node(name=name, role=role, container=container, address=address)
+        self.nodes.append(node)
+        return node
+
+
+@contextmanager
+def node_network(client: docker.DockerClient, prefix: str = "kbs-test") -> Iterator[NodeNetwork]:
+    """A fresh Docker network; on exit every node on it is removed with its volumes, then the network."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    network = client.networks.create(name, driver="bridge", labels={LABEL: name})
+    nodes = NodeNetwork(client=client, name=name)
+    try:
+        yield nodes
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"{LABEL}={name}"}):
+            container.remove(force=True, v=True)
+        network.remove()
