@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import docker
 import docker.errors
@@ -58,31 +58,39 @@ def privileged_works() -> bool:
     return True
 
 
-def run_options(role: Role) -> dict[str, Any]:
-    """docker-py `containers.run` options for a node of this role on this machine."""
+def run_options(role: Role, mounts: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """`docker run` options for a node of this role on this machine.
+
+    The docker CLI, not docker-py: `--security-opt systempaths=unconfined` is a client-side option (it clears the
+    masked and read-only paths) that the Engine API has no single field for in docker-py.
+    """
     state_dir = "/var/lib/containerd" if role == "worker" else "/var/lib/docker"
-    options: dict[str, Any] = {
-        "init": True,  # docker-init reaps what the node's supervisor leaves behind
+    options = [
+        "--init",  # docker-init reaps what the node's supervisor leaves behind
         # Overlay filesystems cannot stack on the container's own overlay root: the runtime's state is a tmpfs.
-        "tmpfs": {"/run": "exec", state_dir: "exec", "/tmp": "exec"},
-        "volumes": {
-            "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-            _testbed("node-images", role): {"bind": f"/testbed/images/{role}", "mode": "ro"},
-        },
-        "devices": ["/dev/kmsg:/dev/kmsg"],
-    }
+        "--tmpfs=/run:exec",
+        f"--tmpfs={state_dir}:exec",
+        "--tmpfs=/tmp:exec",
+        "--volume=/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        f"--volume={_testbed('node-images', role)}:/testbed/images/{role}:ro",
+        "--device=/dev/kmsg",
+    ]
+    if role == "control-plane":
+        options.append(f"--volume={REPO}:/kbs:ro")  # the node image's `kbs` runs this checkout
     if Path("/lib/modules").is_dir():
-        options["volumes"]["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
+        options.append("--volume=/lib/modules:/lib/modules:ro")
+    options += [f"--volume={source}:{target}:ro" for source, target in mounts]
     if privileged_works():
-        options["privileged"] = True
-    else:
-        options.update(
-            cap_add=["ALL"],
-            cap_drop=["SYS_RESOURCE"],
-            security_opt=["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
-            device_cgroup_rules=["a *:* rwm"],
-        )
-    return options
+        return [*options, "--privileged"]
+    return [
+        *options,
+        "--cap-add=ALL",
+        "--cap-drop=SYS_RESOURCE",
+        "--security-opt=seccomp=unconfined",
+        "--security-opt=apparmor=unconfined",
+        "--security-opt=systempaths=unconfined",
+        "--device-cgroup-rule=a *:* rwm",
+    ]
 
 
 @dataclass
@@ -135,19 +143,14 @@ class NodeNetwork:
     nodes: list[Node] = field(default_factory=list)
 
     def start(self, name: str, role: Role, *, mounts: Sequence[tuple[str, str]] = ()) -> Node:
-        options = run_options(role)
-        for source, target in mounts:
-            options["volumes"][source] = {"bind": target, "mode": "ro"}
-        container = self.client.containers.run(
-            node_images()[role],
-            name=f"{self.name}-{name}",
-            hostname=name,
-            network=self.name,
-            labels={LABEL: self.name},
-            detach=True,
-            **options,
-        )
-        container.reload()
+        argv = [
+            "docker", "run", "--detach", f"--name={self.name}-{name}", f"--hostname={name}", f"--network={self.name}",
+            f"--label={LABEL}={self.name}", *run_options(role, mounts), node_images()[role],
+        ]  # fmt: skip
+        started = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if started.returncode != 0:
+            raise AssertionError(f"starting node {name} failed: {started.stderr.strip()}")
+        container = self.client.containers.get(started.stdout.strip())
         address = container.attrs["NetworkSettings"]["Networks"][self.name]["IPAddress"]
         node = Node(name=name, role=role, container=container, address=address)
         self.nodes.append(node)

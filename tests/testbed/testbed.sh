@@ -63,11 +63,14 @@ image_refs() {
   node_image_refs
 }
 
-# The pod network's images, tagged like upstream's. flannel's CNI plugin is built from the reference plugins'
-# v0.9.1 (components.toml says why), so its tag says that version rather than posing as a flannel-io release.
+# The pod network's images, tagged like upstream's (flannel's CNI plugin: components.toml says why its tag is
+# not its build version).
 component_version() { component "$1" | awk '{ print $3 }'; }
 flannel_image() { echo "ghcr.io/flannel-io/flannel:$(component_version flannel)"; }
-flannel_cni_image() { echo "ghcr.io/flannel-io/flannel-cni-plugin:$(component_version flannel-cni)-kbs"; }
+flannel_cni_image() {
+  python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["flannel-cni"]["image_tag"])' \
+    "$HERE/components.toml" | sed 's#^#ghcr.io/flannel-io/flannel-cni-plugin:#'
+}
 
 k8s_module_dir() { printf '%s/k8s.io/kubernetes@%s\n' "$GOMODCACHE" "$1"; }
 agnhost_version() { cat "$(k8s_module_dir "$(default_version)")/test/images/agnhost/VERSION"; }
@@ -350,7 +353,7 @@ build_base_image() {
     die "debootstrap failed; its log is $ROOT/debootstrap.log"
   fi
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | docker import -q \
+  tar -C "$root" -c . | docker import \
     -c "LABEL $LABEL=$sum" -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     -c 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
   rm -rf "$root"
@@ -459,6 +462,19 @@ save_payload() {
   echo "$ids" >"$dir/.stamp"
 }
 
+# kbs's runtime dependencies as wheels for the control-plane node image, built on the host (whose pip reaches the
+# package index) for the node's CPython 3.11.
+build_kbs_wheels() {
+  local dir=$ROOT/wheels
+  local reqs; reqs=$(python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' "$REPO/pyproject.toml")
+  [ "$(cat "$dir/requirements.txt" 2>/dev/null)" = "$reqs" ] && return
+  say "fetching kbs's dependencies as wheels for the control-plane node image"
+  rm -rf "$dir" && mkdir -p "$dir"
+  python3 -m pip wheel -q --disable-pip-version-check -w "$dir" -r <(echo "$reqs") ||
+    die "pip wheel of kbs's dependencies failed"
+  echo "$reqs" >"$dir/requirements.txt"
+}
+
 build_node_images() {
   local v; v=$(default_version)
   local bin; bin=$(bin_dir "$v") node=$HERE/image/node
@@ -470,8 +486,9 @@ build_node_images() {
   build_image "$WORKER_NODE_IMAGE:$v" node/worker.Dockerfile \
     "$bin/containerd" "$bin/containerd-shim-runc-v2" "$bin/ctr" "$bin/runc" "$bin/crictl" "$bin/kubelet" \
     "$bin/kubeadm" "$bin/kubectl" "$node/kbs-node" "$bin/cni" "$cfg/containerd.toml" "$node/crictl.yaml"
+  build_kbs_wheels
   build_image "$CONTROL_PLANE_NODE_IMAGE:$v" node/control-plane.Dockerfile \
-    "$bin/kubeadm" "$bin/kubectl" "$node/kbs-node" "$REPO/pyproject.toml"
+    "$bin/kubeadm" "$bin/kubectl" "$node/kbs-node" "$ROOT/wheels"
   rm -rf "$cfg"
   mapfile -t refs < <(worker_node_payload)
   save_payload worker "${refs[@]}"
@@ -497,7 +514,7 @@ check() {
   expect "kubectl" "$("$bin/kubectl" version --client 2>&1)" "Client Version: $v"
   local etag; etag=$(etcd_tag "$v")
   expect "etcd in $REGISTRY/etcd:$etag" "$(run_in "$REGISTRY/etcd:$etag" etcd --version)" "etcd Version: ${etag%-*}"
-  expect "pause" "$(run_in "$REGISTRY/pause:$(pause_tag "$v")" pause -v)" "v$(pause_tag "$v")"
+  expect "pause" "$(run_in "$REGISTRY/pause:$(pause_tag "$v")" /pause -v)" "v$(pause_tag "$v")"
   local agn="$AGNHOST_REPO:$(agnhost_version)"
   expect "agnhost" "$(run_in "$agn" /agnhost --help)" "netexec"
   expect "agnhost's entrypoint and command" "$(docker image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}}' "$agn")" '["/agnhost"] ["pause"]'
