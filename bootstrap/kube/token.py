@@ -63,7 +63,7 @@ def parse(value: str, ttl: timedelta | None = DEFAULT_TTL, now: datetime | None 
     if not match:
         raise ConfigError(
             "bootstrap token is not of the form [a-z0-9]{6}.[a-z0-9]{16}",
-            hint="generate one with `kubeadm token generate`, or leave it out and kbs makes one",
+            hint="`kbs token generate` (or `kubeadm token generate`) makes one; or leave it out and kbs makes one",
         )
     return BootstrapToken(match[1], match[2], expiration=_expiry(ttl, now))
 
@@ -76,12 +76,11 @@ def _expiry(ttl: timedelta | None, now: datetime | None) -> datetime | None:
 
 def secret_object(token: BootstrapToken) -> dict[str, object]:
     """The `kube-system/bootstrap-token-<id>` Secret the API server authenticates `kubeadm join` with."""
-    data: dict[str, str] = {
-        "token-id": token.token_id,
-        "token-secret": token.secret,
-        "description": token.description,
-        "auth-extra-groups": ",".join(token.groups),
-    }
+    data: dict[str, str] = {"token-id": token.token_id, "token-secret": token.secret}
+    if token.description:  # kubeadm leaves out empty keys; so does kbs, so both write the same Secret
+        data["description"] = token.description
+    if token.groups:
+        data["auth-extra-groups"] = ",".join(token.groups)
     if token.expiration is not None:
         data["expiration"] = token.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
     for usage in token.usages:
