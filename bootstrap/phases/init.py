@@ -49,6 +49,7 @@ _HELP = {
     "mark_control_plane": "Label and taint this node as a control-plane node.",
     "bootstrap_token": "Create a bootstrap token, its RBAC rules and the signed cluster-info ConfigMap.",
     "addon": "Install the CoreDNS and kube-proxy addons through the API server (sub-phases coredns, kube-proxy).",
+    "pod_network": "Install the pod network chosen with --pod-network (flannel); nothing when it is none.",
     "show_join_command": "Print the `kubeadm join` command for workers and how to use admin.conf.",
 }
 

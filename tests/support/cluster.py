@@ -87,7 +87,13 @@ def start_control_plane(network: NodeNetwork, name: str = "cp-1", *init_args: st
     node = network.start(name, "control-plane")
     node.wait_ready()
     output = node.exec(
-        "kbs", "init", f"--pod-network-cidr={POD_SUBNET}", f"--node-name={name}", *init_args, timeout=600
+        "kbs",
+        "init",
+        f"--pod-network-cidr={POD_SUBNET}",
+        "--pod-network=flannel",
+        f"--node-name={name}",
+        *init_args,
+        timeout=600,
     )
     return Cluster(network=network, control_plane=node, init_output=output)
 
