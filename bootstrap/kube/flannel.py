@@ -16,6 +16,7 @@ import ipaddress
 import json
 from typing import Any
 
+from bootstrap import constants
 from bootstrap.kube.api import Obj
 
 NAMESPACE = "kube-flannel"
@@ -115,7 +116,9 @@ def daemonset(image: str, cni_plugin_image: str) -> Obj:
             "volumeMounts": [_mount("cni", "/etc/cni/net.d"), _mount("flannel-cfg", "/etc/kube-flannel/")],
         },
     ]
+    # kube-flannel.yml's linux-only term, and kbs's: not on nodes that run static pods only (kbs's reconciler)
     linux_only = {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}
+    not_static_only = {"key": constants.STATIC_PODS_ONLY_LABEL, "operator": "DoesNotExist"}
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -128,7 +131,7 @@ def daemonset(image: str, cni_plugin_image: str) -> Obj:
                     "affinity": {
                         "nodeAffinity": {
                             "requiredDuringSchedulingIgnoredDuringExecution": {
-                                "nodeSelectorTerms": [{"matchExpressions": [linux_only]}]
+                                "nodeSelectorTerms": [{"matchExpressions": [linux_only, not_static_only]}]
                             }
                         }
                     },
