@@ -75,12 +75,11 @@ def _expiry(ttl: timedelta | None, now: datetime | None) -> datetime | None:
 
 def secret_object(token: BootstrapToken) -> dict[str, object]:
     """The `kube-system/bootstrap-token-<id>` Secret the API server authenticates `kubeadm join` with."""
-    data: dict[str, str] = {
-        "token-id": token.token_id,
-        "token-secret": token.secret,
-        "description": token.description,
-        "auth-extra-groups": ",".join(token.groups),
-    }
+    data: dict[str, str] = {"token-id": token.token_id, "token-secret": token.secret}
+    if token.description:  # kubeadm leaves out what is empty
+        data["description"] = token.description
+    if token.groups:
+        data["auth-extra-groups"] = ",".join(token.groups)
     if token.expiration is not None:
         data["expiration"] = token.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
     for usage in token.usages:
