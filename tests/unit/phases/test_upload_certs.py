@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,8 @@ def test_upload_stores_kubeadms_secret_token_and_rbac(config: Path, reporter: Co
     assert sorted(token_secret["data"]) == ["description", "expiration", "token-id", "token-secret"]
     token = tokens.from_secret(token_secret)
     assert token is not None and token.description == "Proxy for managing TTL for the kubeadm-certs secret"
-    assert token.expiration is not None
+    assert token.expiration is not None and token.usages == () and token.groups == ()
+    assert timedelta(hours=1, minutes=59) < token.expiration - datetime.now(UTC) <= timedelta(hours=2)
     role = api.get("rbac.authorization.k8s.io/v1", "Role", "kubeadm:kubeadm-certs", "kube-system")
     assert role is not None and role["rules"] == [
         {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["kubeadm-certs"], "verbs": ["get"]}
