@@ -204,7 +204,8 @@ def test_bad_files_fail_with_one_line_naming_document_and_field(
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("certificateKey", "0123456789abcdef0123"), ("bootstrapTokens", "[{token: abcdef.0123456789}]")]
+    ("field", "value"),
+    [("certificateKey", "0123456789abcdef0123"), ("bootstrapTokens", "[{token: abcdef.0123456789}]")],
 )
 def test_a_malformed_secret_is_refused_without_echoing_it(write_config: WriteConfig, field: str, value: str) -> None:
     text = f"apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n{field}: {value}\n"
