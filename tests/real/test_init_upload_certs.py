@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +190,39 @@ def test_a_wrong_certificate_key_fails_clearly(cluster: Cluster) -> None:
         api.close()
     assert "the key is wrong" in caught.value.message
     assert caught.value.hint and "kbs init phase upload-certs --upload-certs" in caught.value.hint
+
+
+def _kbs_download(cluster: Cluster, cert_dir: Path, key: str, ca_hash: str = "") -> subprocess.CompletedProcess[str]:
+    return _run(
+        sys.executable, "-m", "bootstrap", "join", "phase", "control-plane-prepare", "download-certs",
+        cluster.endpoint, "--token", cluster.token, "--discovery-token-ca-cert-hash", ca_hash or cluster.ca_hash,
+        "--certificate-key", key, "--control-plane", "--cert-dir", cert_dir,
+        check=False,
+    )  # fmt: skip
+
+
+def test_kbs_join_download_certs_writes_the_shared_files(cluster: Cluster, tmp_path: Path) -> None:
+    result = _kbs_download(cluster, tmp_path / "pki", KEY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in SHARED:
+        assert (tmp_path / "pki" / name).read_bytes() == (cluster.pki / name).read_bytes(), name
+        assert (tmp_path / "pki" / name).stat().st_mode & 0o777 == (0o600 if name.endswith(".key") else 0o644)
+    assert KEY not in result.stdout + result.stderr and cluster.token not in result.stdout + result.stderr
+    again = _kbs_download(cluster, tmp_path / "pki", KEY)
+    assert again.returncode == 0 and "0 written, 8 unchanged" in again.stdout
+
+
+def test_kbs_join_download_certs_refuses_a_wrong_hash_or_key_and_writes_nothing(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    wrong_hash = _kbs_download(cluster, tmp_path, KEY, ca_hash="sha256:" + "1" * 64)
+    assert wrong_hash.returncode == 1
+    assert "cluster CA found in the cluster-info ConfigMap is invalid" in wrong_hash.stderr
+    wrong_key = _kbs_download(cluster, tmp_path, "2" * 64)
+    assert wrong_key.returncode == 1
+    assert "error: the certificate key does not decrypt the Secret kube-system/kubeadm-certs" in wrong_key.stderr
+    assert "hint: run `kbs init phase upload-certs --upload-certs` on a control-plane node" in wrong_key.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_second_upload_with_the_same_key_changes_nothing(cluster: Cluster) -> None:
