@@ -190,12 +190,14 @@ def decrypt_secret(secret: Mapping[str, object], key: bytes) -> dict[str, bytes]
     return plain
 
 
-def is_private_key(pem: bytes) -> bool:
-    return b"PRIVATE KEY-----" in pem
+def file_mode(pem: bytes) -> int:
+    """0644 for a certificate, 0600 for a key: private, or sa.pub, which kbs's PKI and `kubeadm init` write 0600
+    (kubeadm's download writes sa.pub 0644; kbs keeps a joined node's tree the same as the first one's)."""
+    return constants.CERT_MODE if b"-----BEGIN CERTIFICATE-----" in pem else constants.KEY_MODE
 
 
 def write_files(plain: Mapping[str, bytes], files: Mapping[str, Path | None]) -> list[Path]:
-    """Write each downloaded file where this control plane keeps it (keys 0600); the paths actually changed.
+    """Write each downloaded file where this control plane keeps it (keys 0600); the paths that changed.
 
     Every file the layout names must be in the Secret; empty ones are skipped, as kubeadm does.
     """
@@ -210,8 +212,7 @@ def write_files(plain: Mapping[str, bytes], files: Mapping[str, Path | None]) ->
         content = plain[name]
         if not content or path is None:
             continue
-        mode = constants.KEY_MODE if is_private_key(content) else constants.CERT_MODE
-        if atomic_write(path, content, mode=mode):
+        if atomic_write(path, content, mode=file_mode(content)):
             written.append(path)
     return written
 

@@ -51,9 +51,12 @@ def owner_token() -> tokens.BootstrapToken:
 
 def shared_files(data: InitData) -> dict[str, bytes]:
     """The files to upload; the CA, front-proxy CA, service-account and (local) etcd CA files must exist."""
-    external = data.cfg.external_etcd
+    cfg = data.cfg
+    if data.real_cfg is not None and not (cfg.cert_dir / "ca.crt").exists():
+        cfg = data.real_cfg  # the phase dry-run alone: read (only read) the node's own files
+    external = cfg.external_etcd
     files = copycerts.shared_files(
-        data.cfg.cert_dir,
+        cfg.cert_dir,
         copycerts.ExternalEtcdFiles(external.ca_file, external.cert_file, external.key_file) if external else None,
     )
     contents = copycerts.read_files(files)

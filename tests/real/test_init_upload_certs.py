@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -138,7 +139,8 @@ def test_stock_kubeadm_downloads_and_decrypts_kbs_certificates(
     got = tmp_path / str(cluster.pki).lstrip("/")
     for name in SHARED:
         assert (got / name).read_bytes() == (cluster.pki / name).read_bytes(), name
-        assert (got / name).stat().st_mode & 0o777 == (0o600 if name.endswith(".key") else 0o644), name
+        # kubeadm's download writes sa.pub 0644 (a PEM it parses as public), where its init and kbs write 0600
+        assert (got / name).stat().st_mode & 0o777 == (0o644 if name.endswith((".crt", ".pub")) else 0o600), name
     written = sorted(str(p.relative_to(got)) for p in got.rglob("*") if p.is_file())
     assert written == sorted(SHARED)
 
@@ -192,11 +194,13 @@ def test_a_wrong_certificate_key_fails_clearly(cluster: Cluster) -> None:
     assert caught.value.hint and "kbs init phase upload-certs --upload-certs" in caught.value.hint
 
 
-def _kbs_download(cluster: Cluster, cert_dir: Path, key: str, ca_hash: str = "") -> subprocess.CompletedProcess[str]:
+def _kbs_download(
+    cluster: Cluster, cert_dir: Path | None, key: str, ca_hash: str = ""
+) -> subprocess.CompletedProcess[str]:
     return _run(
         sys.executable, "-m", "bootstrap", "join", "phase", "control-plane-prepare", "download-certs",
         cluster.endpoint, "--token", cluster.token, "--discovery-token-ca-cert-hash", ca_hash or cluster.ca_hash,
-        "--certificate-key", key, "--control-plane", "--cert-dir", cert_dir,
+        "--certificate-key", key, "--control-plane", *(["--cert-dir", str(cert_dir)] if cert_dir else []),
         check=False,
     )  # fmt: skip
 
@@ -206,10 +210,18 @@ def test_kbs_join_download_certs_writes_the_shared_files(cluster: Cluster, tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     for name in SHARED:
         assert (tmp_path / "pki" / name).read_bytes() == (cluster.pki / name).read_bytes(), name
-        assert (tmp_path / "pki" / name).stat().st_mode & 0o777 == (0o600 if name.endswith(".key") else 0o644)
+        assert (tmp_path / "pki" / name).stat().st_mode & 0o777 == (cluster.pki / name).stat().st_mode & 0o777
     assert KEY not in result.stdout + result.stderr and cluster.token not in result.stdout + result.stderr
     again = _kbs_download(cluster, tmp_path / "pki", KEY)
     assert again.returncode == 0 and "0 written, 8 unchanged" in again.stdout
+
+
+def test_without_cert_dir_the_files_go_to_the_clusters_certificates_dir(cluster: Cluster) -> None:
+    before = {name: (cluster.pki / name).stat().st_mtime_ns for name in SHARED}
+    result = _kbs_download(cluster, None, KEY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 written, 8 unchanged" in result.stdout  # the sandbox's own pki: the same files, left untouched
+    assert {name: (cluster.pki / name).stat().st_mtime_ns for name in SHARED} == before
 
 
 def test_kbs_join_download_certs_refuses_a_wrong_hash_or_key_and_writes_nothing(
@@ -303,3 +315,14 @@ def test_the_certificates_go_when_their_owner_token_goes(cluster: Cluster, tmp_p
     finally:
         api.close()
     assert gone.value.hint and "upload-certs --upload-certs" in gone.value.hint
+
+
+def test_the_certificate_keys_are_nowhere_on_disk_nor_in_dry_run_output(cluster: Cluster) -> None:
+    dry = cluster.box.kbs("init", "phase", "upload-certs", "--upload-certs", "--certificate-key", KEY, "--dry-run")
+    shutil.rmtree(dry.stdout.split("writing everything under ")[1].split()[0])
+    assert KEY not in dry.stdout + dry.stderr and "would create Secret kube-system/kubeadm-certs" in dry.stdout
+    # logs, the reconciler's config, the ledger, etcd's data: no file kbs or the cluster wrote holds a key
+    for path in cluster.box.root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            raw = path.read_bytes()
+            assert KEY.encode() not in raw and KUBEADM_KEY.encode() not in raw, path

@@ -110,7 +110,9 @@ def test_secret_holds_base64_of_encrypted_files_owned_by_the_token_secret() -> N
 def test_download_decrypts_and_writes_keys_0600_and_certificates_0644(tmp_path: Path) -> None:
     key_pem = b"-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n"
     cert_pem = b"-----BEGIN CERTIFICATE-----\nc\n-----END CERTIFICATE-----\n"
+    pub_pem = b"-----BEGIN PUBLIC KEY-----\np\n-----END PUBLIC KEY-----\n"
     data = copycerts.secret_data({"etcd-ca.key": key_pem, "etcd-ca.crt": cert_pem, "sa.pub": b""}, KEY)
+    assert copycerts.file_mode(pub_pem) == 0o600  # as kbs's PKI and kubeadm init write sa.pub
     api = MemoryAPI([copycerts.secret_object(data, {"name": "x"})])
     plain = copycerts.download(api, KEY)
     names = {"etcd-ca.key": "etcd/ca.key", "etcd-ca.crt": "etcd/ca.crt", "sa.pub": "sa.pub"}
