@@ -58,7 +58,14 @@ def control_plane_prepare() -> None:
 @click.option("--certificate-key", required=True, metavar="HEX", help="The key the certificates were uploaded with.")
 @click.option("--control-plane", is_flag=True, help="This node will be a control plane (without it, nothing to do).")
 @click.option("--cert-dir", type=click.Path(file_okay=False, path_type=Path), help="Write here, not certificatesDir.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True, metavar="SECONDS")
+@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Per API call, seconds.")
+@click.option(
+    "--discovery-timeout",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the API server and the token's signature (kubeadm's timeouts.discovery).",
+)
 @click.option("--dry-run", is_flag=True, help="Discover, download and decrypt; list the files, write nothing.")
 def download_certs(
     *,
@@ -69,6 +76,7 @@ def download_certs(
     control_plane: bool,
     cert_dir: Path | None,
     timeout: float,
+    discovery_timeout: float,
     dry_run: bool,
 ) -> None:
     """Download the CA, front-proxy CA, service-account and etcd CA files from kube-system/kubeadm-certs.
@@ -90,6 +98,8 @@ def download_certs(
     from bootstrap.phases.download_certs import DownloadRequest
     from bootstrap.phases.download_certs import download_certs as run
 
-    request = DownloadRequest(endpoint, token, ca_hashes, certificate_key, cert_dir, dry_run, timeout)
+    request = DownloadRequest(
+        endpoint, token, ca_hashes, certificate_key, cert_dir, dry_run, timeout, discovery_timeout
+    )
     outcome = run(request, printer)
     click.echo(f"phase download-certs: {outcome.summary}")

@@ -18,7 +18,8 @@ import binascii
 import json
 import re
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from bootstrap.kube.api import LightkubeAPI, Obj
 from bootstrap.kube.token import BootstrapToken
 
 CLUSTER_INFO_PATH = f"/api/v1/namespaces/{clusterinfo.NAMESPACE}/configmaps/{clusterinfo.NAME}"
+DISCOVERY_RETRY_INTERVAL = 5.0  # seconds, kubeadm's DiscoveryRetryInterval
 TOKEN_USER = "tls-bootstrap-token-user"  # kubeadm's name for the token user in the bootstrap kubeconfig
 _HASH = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 
@@ -143,12 +145,45 @@ def fetch_cluster_info(endpoint: str, ca_pem: bytes | None, timeout: float, tran
     return body
 
 
+def _signed_cluster_info(
+    endpoint: str, token: BootstrapToken, *, wait: float, timeout: float, transport: Any, sleep: Callable[[float], None]
+) -> Obj:
+    """Step 1, polled like kubeadm's: until cluster-info answers and carries this token's signature, or `wait` ends.
+
+    kube-controller-manager's bootstrapsigner adds the signature of a new token a moment after the token exists.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cm = fetch_cluster_info(endpoint, None, timeout, transport)
+            if (cm.get("data") or {}).get(clusterinfo.JWS_KEY_PREFIX + token.token_id):
+                return cm
+        except APIServerError:
+            if time.monotonic() >= deadline:
+                raise
+        else:
+            if time.monotonic() >= deadline:
+                return cm  # validate() says what is missing
+        sleep(DISCOVERY_RETRY_INTERVAL)
+
+
 def discover(
-    endpoint: str, token: BootstrapToken, ca_hashes: Sequence[str], *, timeout: float = 30.0, transport: Any = None
+    endpoint: str,
+    token: BootstrapToken,
+    ca_hashes: Sequence[str],
+    *,
+    timeout: float = 30.0,
+    wait: float = 0.0,
+    transport: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ClusterInfo:
-    """Steps 1-4: the validated cluster-info of the control plane at `endpoint` (`host:port`)."""
+    """Steps 1-4: the validated cluster-info of the control plane at `endpoint` (`host:port`).
+
+    `wait`: how long to keep asking while the API server does not answer or the token's signature is not there yet
+    (kubeadm's timeouts.discovery, 5 minutes); a wrong signature or CA hash fails at once.
+    """
     pins = parse_ca_hashes(ca_hashes)
-    insecure = fetch_cluster_info(endpoint, None, timeout, transport)
+    insecure = _signed_cluster_info(endpoint, token, wait=wait, timeout=timeout, transport=transport, sleep=sleep)
     info = validate(insecure, token, pins)
     secure = fetch_cluster_info(endpoint, info.ca_pem, timeout, transport)
     if (secure.get("data") or {}).get(clusterinfo.KUBECONFIG_KEY) != info.kubeconfig:

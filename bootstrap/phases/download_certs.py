@@ -37,7 +37,8 @@ class DownloadRequest:
     certificate_key: str
     cert_dir: Path | None = None  # None: the cluster's certificatesDir
     dry_run: bool = False
-    timeout: float = 30.0
+    timeout: float = 30.0  # one API call
+    discovery_wait: float = 0.0  # how long discovery waits for the API server and the token's signature
 
     def __repr__(self) -> str:  # the token and the key stay out of every repr
         return f"DownloadRequest(endpoint={self.endpoint!r}, cert_dir={self.cert_dir!r}, dry_run={self.dry_run})"
@@ -67,7 +68,9 @@ def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None
 def download_certs(request: DownloadRequest, out: Reporter) -> Outcome:
     key = copycerts.parse_key(request.certificate_key)
     token = tokens.parse(request.token, ttl=None)
-    info = discovery.discover(request.endpoint, token, request.ca_hashes, timeout=request.timeout)
+    info = discovery.discover(
+        request.endpoint, token, request.ca_hashes, timeout=request.timeout, wait=request.discovery_wait
+    )
     out.line("discovery", f"cluster-info signed by token {token.token_id}, CA pinned; API server {info.server}")
     api = discovery.bootstrap_api(info, token, timeout=request.timeout)
     try:

@@ -182,6 +182,16 @@ def test_kbs_discovery_refuses_a_wrong_ca_hash_and_a_wrong_token(cluster: Cluste
         discovery.discover(cluster.endpoint, forged, [cluster.ca_hash])
 
 
+def test_discovery_waits_for_the_controller_to_sign_a_new_token(cluster: Cluster) -> None:
+    value = cluster.box.kubeadm("token", "create").strip()  # the stock kubeadm; kube-controller-manager signs it
+    token = tokens.parse(value)
+    try:
+        info = discovery.discover(cluster.endpoint, token, [cluster.ca_hash], wait=120)
+        assert info.server == f"https://{ENDPOINT}"
+    finally:
+        cluster.box.kubeadm("token", "delete", token.token_id)
+
+
 def test_a_wrong_certificate_key_fails_clearly(cluster: Cluster) -> None:
     token = tokens.parse(cluster.token)
     api = discovery.bootstrap_api(discovery.discover(cluster.endpoint, token, [cluster.ca_hash]), token)

@@ -107,3 +107,37 @@ def test_the_bootstrap_kubeconfig_uses_cluster_infos_server_and_the_token(ca: by
     assert config["users"][0]["user"]["token"] == TOKEN.value
     api = discovery.bootstrap_api(info, TOKEN)
     api.close()
+
+
+def test_discovery_waits_for_the_tokens_signature_but_not_for_a_wrong_hash(ca: bytes) -> None:
+    unsigned, signed = _cm(ca, tokens=[]), _cm(ca)
+    naps: list[float] = []
+    pins = [clusterinfo.ca_cert_hash(ca)]
+    transport = _transport([unsigned, unsigned, signed, signed], [])
+    info = discovery.discover("127.0.0.1:6443", TOKEN, pins, wait=3600, transport=transport, sleep=naps.append)
+    assert info.server == SERVER and naps == [5.0, 5.0]
+
+    naps.clear()
+    with pytest.raises(discovery.DiscoveryError, match="none of the public keys"):
+        discovery.discover(
+            "127.0.0.1:6443",
+            TOKEN,
+            ["sha256:" + "0" * 64],
+            wait=3600,
+            transport=_transport([signed], []),
+            sleep=naps.append,
+        )
+    assert naps == []
+
+
+def test_without_wait_a_missing_signature_fails_at_once(ca: bytes) -> None:
+    naps: list[float] = []
+    with pytest.raises(discovery.DiscoveryError, match="is invalid for this cluster"):
+        discovery.discover(
+            "127.0.0.1:6443",
+            TOKEN,
+            [clusterinfo.ca_cert_hash(ca)],
+            transport=_transport([_cm(ca, [])], []),
+            sleep=naps.append,
+        )
+    assert naps == []
