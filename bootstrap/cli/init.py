@@ -116,10 +116,11 @@ def _options(
 
 
 def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | None = None) -> None:
-    from bootstrap.phases.init import INIT, prepare, start_early_work
+    from bootstrap.phases.init import INIT, prepare, start_early_work, sync_skipped_addons
 
     printer = Printer()
     skipped = INIT.check_skip(skip) | INIT.check_skip(cfg.init.skip_phases)
+    cfg = sync_skipped_addons(cfg, skipped)
     if only is not None:
         skipped = frozenset()  # `kbs init phase X` runs X even when the configuration's skipPhases names it
     data = prepare(cfg, options, printer)
@@ -156,22 +157,23 @@ def _print_dry_run(data: InitData) -> None:
     click.echo(f"[dryrun] nothing was changed; everything kbs would write is under {data.dry_run_dir}")
 
 
-def _phase_command(name: str, help_text: str) -> click.Command:
+def _phase_command(name: str, help_text: str, command_name: str | None = None) -> click.Command:
     def callback(*, cfg: KbsConfig, **flags: Any) -> None:
         _run(cfg, _options(**flags), only=name)
 
+    shown = name.replace("/", " ")
     extra = " --upload-certs" if name in UPLOAD_PHASES else ""
     callback.__doc__ = f"""{help_text}
 
     \b
     Examples:
-      sudo kbs init phase {name}{extra}
-      kbs init phase {name}{extra} --dry-run
+      sudo kbs init phase {shown}{extra}
+      kbs init phase {shown}{extra} --dry-run
     """
     command = _run_options(callback)
     if name in UPLOAD_PHASES:
         command = _upload_options(command)
-    return click.command(name, help=callback.__doc__)(with_config(command))
+    return click.command(command_name or name, help=callback.__doc__)(with_config(command))
 
 
 class _OrderedGroup(click.Group):
@@ -196,13 +198,24 @@ def _register_phases() -> None:
     from bootstrap.phases.init import INIT
 
     for phase in INIT.phases:
-        phase_group.add_command(_phase_command(phase.name, phase.help))
+        if not phase.children:
+            phase_group.add_command(_phase_command(phase.name, phase.help))
+            continue
+        group = _OrderedGroup(phase.name, help=f"{phase.help}\n\n\b\nExamples:\n  sudo kbs init phase {phase.name} all")
+        group.add_command(_phase_command(phase.name, f"Run every sub-phase of {phase.name}.", command_name="all"))
+        for child in phase.children:
+            group.add_command(_phase_command(f"{phase.name}/{child.name}", child.help, command_name=child.name))
+        phase_group.add_command(group)
 
 
 def _phase_list() -> str:
     from bootstrap.phases.init import INIT
 
-    return "\n".join(f"  {i + 1:2}. {p.name:20} {p.help}" for i, p in enumerate(INIT.phases))
+    lines = []
+    for i, p in enumerate(INIT.phases):
+        lines.append(f"  {i + 1:2}. {p.name:20} {p.help}")
+        lines += [f"      {p.name + '/' + c.name:20} {c.help}" for c in p.children]
+    return "\n".join(lines)
 
 
 @click.group(name="init", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

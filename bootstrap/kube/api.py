@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from bootstrap import constants
 from bootstrap.errors import APIServerError
 
-FIELD_MANAGER = "kbs"
+FIELD_MANAGER = constants.FIELD_MANAGER
 Obj = dict[str, Any]
 
 

@@ -4,11 +4,14 @@
 #
 #   testbed.sh [all]            make the machine ready (what `make testbed` runs); idempotent
 #   testbed.sh bin-dir [VER]    print the bin directory of a Kubernetes version (default: the project's default)
-#   testbed.sh images           print the image references the test bed provides, one per line
+#   testbed.sh images           print the image references the test bed provides, one per line (the last
+#                               two are the node images: worker, control-plane)
+#   testbed.sh node-images DIR  print the directory of the image tars a node of that role preloads
 #   testbed.sh docker           only make sure a Docker engine answers
 #   testbed.sh gomod VER        (maintainers) write the wrapper Go module for a new Kubernetes version
 #
-# Versions come from bootstrap/versions.toml, the table the product reads too. Everything built lives under
+# Versions come from bootstrap/versions.toml, the table the product reads too, and for the node side (containerd,
+# runc, CNI plugins, crictl, CoreDNS, flannel) from tests/testbed/components.toml. Everything built lives under
 # ${KBS_TESTBED_DIR:-$HOME/.cache/kbs/testbed}: <version>/bin, the Go module and build caches, dockerd's files.
 set -euo pipefail
 
@@ -27,7 +30,8 @@ die() { printf 'testbed: error: %s\n' "$*" >&2; exit 1; }
 
 # --- the version table -------------------------------------------------------------------------------------
 
-# Prints "<k8s version> <etcd tag> <pause tag> <is default: 1|0>" for every supported version, default first.
+# Prints "<k8s version> <etcd tag> <pause tag> <is default: 1|0> <coredns tag>" for every supported version,
+# default first.
 version_table() {
   python3 - "$VERSIONS_TOML" <<'PY'
 import sys, tomllib
@@ -36,12 +40,13 @@ with open(sys.argv[1], "rb") as f:
 default = table["default"]
 rows = sorted(table["versions"].items(), key=lambda kv: kv[0] != default)
 for version, row in rows:
-    print(version, row["etcd"], row["pause"], int(version == default))
+    print(version, row["etcd"], row["pause"], int(version == default), row["coredns"])
 PY
 }
 default_version() { version_table | awk '$4 == 1 { print $1 }'; }
 etcd_tag() { version_table | awk -v v="$1" '$1 == v { print $2 }'; }
 pause_tag() { version_table | awk -v v="$1" '$1 == v { print $3 }'; }
+coredns_tag() { version_table | awk -v v="$1" '$1 == v { print $5 }'; }
 bin_dir() { printf '%s/%s/bin\n' "$ROOT" "$1"; }
 
 image_refs() {
@@ -51,6 +56,20 @@ image_refs() {
   echo "$REGISTRY/etcd:$(etcd_tag "$v")"
   echo "$REGISTRY/pause:$(pause_tag "$v")"
   echo "$AGNHOST_REPO:$(agnhost_version)"
+  echo "$REGISTRY/coredns/coredns:$(coredns_tag "$v")"
+  echo "$REGISTRY/kube-proxy:$v"
+  flannel_image
+  flannel_cni_image
+  node_image_refs
+}
+
+# The pod network's images, tagged like upstream's (flannel's CNI plugin: components.toml says why its tag is
+# not its build version).
+component_version() { component "$1" | awk '{ print $3 }'; }
+flannel_image() { echo "ghcr.io/flannel-io/flannel:$(component_version flannel)"; }
+flannel_cni_image() {
+  python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["flannel-cni"]["image_tag"])' \
+    "$HERE/components.toml" | sed 's#^#ghcr.io/flannel-io/flannel-cni-plugin:#'
 }
 
 k8s_module_dir() { printf '%s/k8s.io/kubernetes@%s\n' "$GOMODCACHE" "$1"; }
@@ -72,7 +91,7 @@ write_gomod() {
     grep -E '^(go|godebug) ' "$upstream"
     echo
     echo "tool ("
-    for cmd in $(commands_for "$v"); do echo "	k8s.io/kubernetes/$cmd"; done
+    for cmd in $(commands_for "$v"); do echo "	$(command_package "$cmd")"; done
     echo ")"
     echo
     echo "require k8s.io/kubernetes $v"
@@ -90,11 +109,15 @@ write_gomod() {
 # which the manifest-fidelity tests compare against.
 commands_for() {
   if [ "$1" = "$(default_version)" ]; then
-    echo cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubeadm test/images/agnhost
+    echo cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubeadm test/images/agnhost \
+      cmd/kubelet cmd/kube-proxy k8s.io/component-base/logs/kube-log-runner
   else
     echo cmd/kubeadm
   fi
 }
+
+# cmd/kubelet -> k8s.io/kubernetes/cmd/kubelet; a full module path (kube-log-runner, upstream's go-runner) as is.
+command_package() { case "$1" in k8s.io/*) echo "$1" ;; *) echo "k8s.io/kubernetes/$1" ;; esac; }
 
 write_etcd_gomod() {
   local tag=$1 mv="v${1%-*}" dir=$HERE/modules/etcd-v${1%-*}
@@ -117,6 +140,59 @@ require (
 	go.etcd.io/etcd/server/v3 $mv
 )
 EOF
+  (cd "$dir" && GOFLAGS=-mod=mod go mod tidy)
+  say "wrote $dir/go.mod and go.sum"
+}
+
+# The node-side components (tests/testbed/components.toml). Prints "<name> <module> <version> <cgo> <dest>
+# <tags> <packages,...> <ldflags> <package=binary,...>" with "-" for what is empty, one line each, in the table's order.
+component_table() {
+  python3 - "$HERE/components.toml" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    table = tomllib.load(f)
+for name, c in table.items():
+    ld = c.get("ldflags", "").replace(" ", "\x1f")
+    print(name, c["module"], c["version"], c["cgo"], c["dest"], c["tags"].replace(" ", ",") or "-",
+          ",".join(c["packages"]), ld or "-",
+          ",".join(f"{p}={n}" for p, n in c.get("binaries", {}).items()) or "-")
+PY
+}
+component_replaces() {
+  python3 - "$HERE/components.toml" "$1" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    print("\n".join(tomllib.load(f)[sys.argv[2]].get("replace", [])))
+PY
+}
+component() { component_table | awk -v n="$1" '$1 == n'; }
+component_names() { component_table | awk '{ print $1 }'; }
+component_module_dir() { local row; row=$(component "$1"); set -- $row; printf '%s/modules/%s-%s\n' "$HERE" "$1" "$3"; }
+
+# Writes tests/testbed/modules/NAME-VERSION/go.mod for one component: a tool module requiring exactly its tag.
+write_component_gomod() {
+  local row; row=$(component "$1"); [ -n "$row" ] || die "no component '$1' in components.toml"
+  local name module version _cgo _dest _tags pkgs _ld _binaries
+  read -r name module version _cgo _dest _tags pkgs _ld _binaries <<<"$row"
+  local dir; dir=$(component_module_dir "$name")
+  mkdir -p "$dir"
+  {
+    echo "// Wrapper module: builds $name ($module $version) from the Go module proxy. Generated by testbed.sh."
+    echo "module kbs.invalid/testbed/$name"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "tool ("
+    local p
+    for p in ${pkgs//,/ }; do
+      if [ "$p" = . ]; then echo "	$module"; else echo "	$module/$p"; fi
+    done
+    echo ")"
+    echo
+    echo "require $module $version"
+    local r
+    while read -r r; do [ -n "$r" ] && printf '\nreplace %s\n' "$r"; done < <(component_replaces "$name")
+  } >"$dir/go.mod"
   (cd "$dir" && GOFLAGS=-mod=mod go mod tidy)
   say "wrote $dir/go.mod and go.sum"
 }
@@ -147,9 +223,11 @@ build_k8s() {
   fi
   mkdir -p "$out"
   local pkgs=() c
-  for c in $(commands_for "$v"); do pkgs+=("k8s.io/kubernetes/$c"); done
+  for c in $(commands_for "$v"); do pkgs+=("$(command_package "$c")"); done
   say "building Kubernetes $v: ${pkgs[*]##*/} (a cold build takes a while)"
   (cd "$mod" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$out/" "${pkgs[@]}")
+  # Upstream's images name kube-log-runner go-runner (their ENTRYPOINT).
+  if [ -f "$out/kube-log-runner" ]; then mv "$out/kube-log-runner" "$out/go-runner"; fi
   echo "$stamp" >"$out/.stamp-k8s"
 }
 
@@ -183,6 +261,50 @@ build_pause() {
   echo "$tag" >"$out/.stamp-pause"
 }
 
+# build_component NAME: the binaries of one components.toml entry into bin-dir (or bin-dir/cni).
+build_component() {
+  local row; row=$(component "$1")
+  local name module version cgo dest tags pkgs ld binaries
+  read -r name module version cgo dest tags pkgs ld binaries <<<"$row"
+  [ "$tags" = - ] && tags=""
+  [ "$ld" = - ] && ld=""
+  ld=${ld//$'\x1f'/ }
+  local mod; mod=$(component_module_dir "$name")
+  [ -f "$mod/go.mod" ] || die "no wrapper module for $name: run 'tests/testbed/testbed.sh gomod-component $name' and commit it"
+  local out; out=$(bin_dir "$(default_version)")/$dest
+  out=${out%/.}
+  local stamp; stamp=$(echo "$ld $tags $cgo $pkgs $binaries" | stamp_of "$mod/go.mod" "$mod/go.sum" -)
+  if [ "$(cat "$out/.stamp-$name" 2>/dev/null)" = "$stamp" ]; then
+    say "$name $version is up to date in $out"
+    return
+  fi
+  if [ "$cgo" = 1 ]; then
+    # runc links libseccomp: its headers and pkg-config come from Debian's packages.
+    pkg-config --exists libseccomp 2>/dev/null || apt_install libseccomp-dev pkg-config
+  fi
+  mkdir -p "$out"
+  say "building $name $version: ${pkgs//,/ }"
+  local p target bin
+  if [ "$binaries" = - ]; then  # one go build, each command named after its directory
+    local targets=()
+    for p in ${pkgs//,/ }; do targets+=("$module/$p"); done
+    (cd "$mod" && CGO_ENABLED=$cgo go build -trimpath -tags "$tags" -ldflags "$ld" -o "$out/" "${targets[@]}")
+  else
+    for p in ${pkgs//,/ }; do
+      target=$module/$p; [ "$p" = . ] && target=$module
+      bin=$(tr ',' '\n' <<<"$binaries" | awk -F= -v p="$p" '$1 == p { print $2 }')
+      (cd "$mod" && CGO_ENABLED=$cgo go build -trimpath -tags "$tags" -ldflags "$ld" -o "$out/${bin:-${p##*/}}" "$target")
+    done
+  fi
+  echo "$stamp" >"$out/.stamp-$name"
+}
+
+apt_install() {
+  say "installing Debian's $* (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 # --- docker ------------------------------------------------------------------------------------------------
 
 ensure_docker() {
@@ -210,11 +332,48 @@ ensure_docker() {
 
 # --- images ------------------------------------------------------------------------------------------------
 
-# build_image REF BINARY... : a FROM scratch image holding the binaries and a minimal distroless-like rootfs.
-# Skipped when the image's label already carries the checksum of exactly these binaries.
+# The Debian base of the images that need a userland (kube-proxy, flannel, agnhost, the node images): a
+# bookworm minbase root made by debootstrap from Debian's packages and imported into Docker, never pulled.
+BASE_IMAGE=kbs-testbed/debian:bookworm
+BASE_PACKAGES=(bash ca-certificates conntrack curl dnsutils ethtool iproute2 iptables iputils-ping ipset kmod
+  libseccomp2 mount netcat-openbsd nftables passwd procps socat util-linux)
+
+debian_mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '/^deb / && $3 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_base_image() {
+  local sum; sum=$(echo "bookworm ${BASE_PACKAGES[*]}" | sha256sum | cut -c1-32)
+  [ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$BASE_IMAGE" 2>/dev/null)" = "$sum" ] && return
+  command -v debootstrap >/dev/null || apt_install debootstrap
+  local root; root=$(mktemp -d "$ROOT/rootfs.XXXXXX")
+  say "making the Debian base image $BASE_IMAGE (debootstrap --variant=minbase bookworm)"
+  local packages; packages=$(IFS=,; echo "${BASE_PACKAGES[*]}")
+  if ! debootstrap --variant=minbase --include="$packages" bookworm "$root" "$(debian_mirror)" >"$ROOT/debootstrap.log" 2>&1; then
+    rm -rf "$root"
+    die "debootstrap failed; its log is $ROOT/debootstrap.log"
+  fi
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | docker import \
+    -c "LABEL $LABEL=$sum" -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+  rm -rf "$root"
+}
+
+# build_image REF DOCKERFILE FILE...: an image from tests/testbed/image/DOCKERFILE with the files (or
+# directories) copied into its context's bin/, and the minimal distroless-like rootfs in its context's rootfs/.
+# @BASE@, @WORKDIR@ and @ENTRYPOINT@ in the Dockerfile are replaced by $BASE_IMAGE, $IMG_WORKDIR and
+# $IMG_ENTRYPOINT. Skipped when the image's label carries the checksum of exactly these inputs.
 build_image() {
-  local ref=$1 workdir=$2 entry=$3; shift 3
-  local sum; sum=$(cat "$@" | sha256sum | cut -c1-32)
+  local ref=$1 dockerfile=$HERE/image/$2; shift 2
+  local text; text=$(sed -e "s#@BASE@#$BASE_IMAGE#" -e "s#@WORKDIR@#${IMG_WORKDIR:-/}#" \
+    -e "s#@ENTRYPOINT@#${IMG_ENTRYPOINT:-}#" "$dockerfile")
+  local base_id=""
+  grep -q "^FROM $BASE_IMAGE" <<<"$text" && base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")
+  local sum; sum=$({ echo "$text$base_id"; files_sum "$@"; } | sha256sum | cut -c1-32)
   if [ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$ref" 2>/dev/null)" = "$sum" ]; then
     return
   fi
@@ -223,9 +382,9 @@ build_image() {
   mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/tmp" "$ctx/bin"
   chmod 1777 "$ctx/rootfs/tmp"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/rootfs/etc/ssl/certs/ca-certificates.crt"
-  cp "$@" "$ctx/bin/"
+  cp -a "$@" "$ctx/bin/"
+  printf '%s\n' "$text" >"$ctx/Dockerfile"
   say "building image $ref"
-  sed -e "s#@WORKDIR@#$workdir#" -e "s#@ENTRYPOINT@#$entry#" "$HERE/image/Dockerfile" >"$ctx/Dockerfile"
   # The legacy builder needs no buildx plugin and no registry for FROM scratch; its deprecation notice is noise.
   local log
   if ! log=$(DOCKER_BUILDKIT=0 docker build -q --label "$LABEL=$sum" -t "$ref" "$ctx" 2>&1); then
@@ -235,17 +394,110 @@ build_image() {
   rm -rf "$ctx"
 }
 
+# Each file's name (relative to the argument it was found under) and content checksum, in a stable order.
+files_sum() {
+  local a
+  for a in "$@"; do
+    (cd "$(dirname "$a")" && find "$(basename "$a")" -type f -print0 | sort -z | xargs -0 sha256sum)
+  done
+}
+
 build_images() {
   local v; v=$(default_version)
   local bin; bin=$(bin_dir "$v")
   local c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
-    build_image "$REGISTRY/$c:$v" / "/usr/local/bin/$c" "$bin/$c"
+    IMG_WORKDIR=/ IMG_ENTRYPOINT=/usr/local/bin/$c build_image "$REGISTRY/$c:$v" scratch.Dockerfile "$bin/$c"
   done
-  build_image "$REGISTRY/etcd:$(etcd_tag "$v")" /var/lib/etcd /usr/local/bin/etcd \
-    "$bin/etcd" "$bin/etcdctl" "$bin/etcdutl"
-  build_image "$REGISTRY/pause:$(pause_tag "$v")" / /usr/local/bin/pause "$bin/pause"
-  build_image "$AGNHOST_REPO:$(agnhost_version)" / /usr/local/bin/agnhost "$bin/agnhost"
+  IMG_WORKDIR=/var/lib/etcd IMG_ENTRYPOINT=/usr/local/bin/etcd build_image "$REGISTRY/etcd:$(etcd_tag "$v")" \
+    scratch.Dockerfile "$bin/etcd" "$bin/etcdctl" "$bin/etcdutl"
+  build_image "$REGISTRY/pause:$(pause_tag "$v")" pause.Dockerfile "$bin/pause"
+  build_image "$REGISTRY/coredns/coredns:$(coredns_tag "$v")" coredns.Dockerfile "$bin/coredns"
+  build_base_image
+  local porter; porter=$(k8s_module_dir "$v")/test/images/agnhost/porter
+  build_image "$AGNHOST_REPO:$(agnhost_version)" agnhost.Dockerfile "$bin/agnhost" \
+    "$porter/localhost.crt" "$porter/localhost.key"
+  build_image "$REGISTRY/kube-proxy:$v" kube-proxy.Dockerfile "$bin/kube-proxy" "$bin/go-runner"
+  build_image "$(flannel_image)" flannel.Dockerfile "$bin/flanneld" "$bin/install-conf"
+  build_image "$(flannel_cni_image)" flannel-cni-plugin.Dockerfile "$bin/cni/flannel"
+  build_node_images
+}
+
+# --- node images -------------------------------------------------------------------------------------------
+
+WORKER_NODE_IMAGE=kbs-testbed/node-worker
+CONTROL_PLANE_NODE_IMAGE=kbs-testbed/node-control-plane
+
+node_image_refs() {
+  local v; v=$(default_version)
+  echo "$WORKER_NODE_IMAGE:$v"
+  echo "$CONTROL_PLANE_NODE_IMAGE:$v"
+}
+
+# The images each kind of node preloads (saved under $ROOT/node-images/<role>/ and mounted at /testbed/images).
+worker_node_payload() {
+  local v; v=$(default_version)
+  echo "$REGISTRY/pause:$(pause_tag "$v")"
+  echo "$REGISTRY/kube-proxy:$v"
+  echo "$REGISTRY/coredns/coredns:$(coredns_tag "$v")"
+  flannel_image
+  flannel_cni_image
+  echo "$AGNHOST_REPO:$(agnhost_version)"
+}
+control_plane_node_payload() {
+  local v; v=$(default_version)
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do echo "$REGISTRY/$c:$v"; done
+  echo "$REGISTRY/etcd:$(etcd_tag "$v")"
+  echo "$REGISTRY/pause:$(pause_tag "$v")"
+  echo "$AGNHOST_REPO:$(agnhost_version)"
+}
+
+# save_payload ROLE REF...: one tar of the images, rewritten only when an image changed.
+save_payload() {
+  local role=$1; shift
+  local dir=$ROOT/node-images/$role
+  local ids; ids=$(docker image inspect -f '{{.Id}}' "$@" | sha256sum | cut -c1-32)
+  [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$ids" ] && return
+  mkdir -p "$dir"
+  say "saving the images a $role node preloads"
+  docker save -o "$dir/images.tar.tmp" "$@"
+  mv "$dir/images.tar.tmp" "$dir/images.tar"
+  echo "$ids" >"$dir/.stamp"
+}
+
+# kbs's runtime dependencies as wheels for the control-plane node image, built on the host (whose pip reaches the
+# package index) for the node's CPython 3.11.
+build_kbs_wheels() {
+  local dir=$ROOT/wheels
+  local reqs; reqs=$(python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' "$REPO/pyproject.toml")
+  [ "$(cat "$dir/requirements.txt" 2>/dev/null)" = "$reqs" ] && return
+  say "fetching kbs's dependencies as wheels for the control-plane node image"
+  rm -rf "$dir" && mkdir -p "$dir"
+  python3 -m pip wheel -q --disable-pip-version-check -w "$dir" -r <(echo "$reqs") ||
+    die "pip wheel of kbs's dependencies failed"
+  echo "$reqs" >"$dir/requirements.txt"
+}
+
+build_node_images() {
+  local v; v=$(default_version)
+  local bin; bin=$(bin_dir "$v") node=$HERE/image/node
+  local cfg; cfg=$(mktemp -d "$ROOT/node-cfg.XXXXXX")
+  sed -e "s#@ROOT@#/var/lib/containerd#" -e "s#@STATE@#/run/containerd#" \
+    -e "s#@SOCKET@#/run/containerd/containerd.sock#" -e "s#@RUNC@#/usr/local/bin/runc#" \
+    -e "s#@CNI_BIN@#/opt/cni/bin#" -e "s#@CNI_CONF@#/etc/cni/net.d#" -e "s#@PAUSE@#$REGISTRY/pause:$(pause_tag "$v")#" \
+    "$node/containerd.toml" >"$cfg/containerd.toml"
+  build_image "$WORKER_NODE_IMAGE:$v" node/worker.Dockerfile \
+    "$bin/containerd" "$bin/containerd-shim-runc-v2" "$bin/ctr" "$bin/runc" "$bin/crictl" "$bin/kubelet" \
+    "$bin/kubeadm" "$bin/kubectl" "$node/kbs-node" "$bin/cni" "$cfg/containerd.toml" "$node/crictl.yaml"
+  build_kbs_wheels
+  build_image "$CONTROL_PLANE_NODE_IMAGE:$v" node/control-plane.Dockerfile \
+    "$bin/kubeadm" "$bin/kubectl" "$node/kbs-node" "$ROOT/wheels"
+  rm -rf "$cfg"
+  mapfile -t refs < <(worker_node_payload)
+  save_payload worker "${refs[@]}"
+  mapfile -t refs < <(control_plane_node_payload)
+  save_payload control-plane "${refs[@]}"
 }
 
 # --- self check --------------------------------------------------------------------------------------------
@@ -266,8 +518,25 @@ check() {
   expect "kubectl" "$("$bin/kubectl" version --client 2>&1)" "Client Version: $v"
   local etag; etag=$(etcd_tag "$v")
   expect "etcd in $REGISTRY/etcd:$etag" "$(run_in "$REGISTRY/etcd:$etag" etcd --version)" "etcd Version: ${etag%-*}"
-  expect "pause" "$(run_in "$REGISTRY/pause:$(pause_tag "$v")" pause -v)" "v$(pause_tag "$v")"
-  expect "agnhost" "$(run_in "$AGNHOST_REPO:$(agnhost_version)" agnhost --help)" "netexec"
+  expect "pause" "$(run_in "$REGISTRY/pause:$(pause_tag "$v")" /pause -v)" "v$(pause_tag "$v")"
+  local agn="$AGNHOST_REPO:$(agnhost_version)"
+  expect "agnhost" "$(run_in "$agn" /agnhost --help)" "netexec"
+  expect "agnhost's entrypoint and command" "$(docker image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}}' "$agn")" '["/agnhost"] ["pause"]'
+  expect "agnhost-2 and /uploads" "$(run_in "$agn" /bin/ls -d /agnhost-2 /uploads)" "/uploads"
+  expect "pause's user" "$(docker image inspect -f '{{.Config.User}} {{json .Config.Entrypoint}}' "$REGISTRY/pause:$(pause_tag "$v")")" '65535:65535 ["/pause"]'
+  # The node side.
+  expect "kubelet" "$("$bin/kubelet" --version 2>&1)" "Kubernetes $v"
+  expect "kube-proxy in $REGISTRY/kube-proxy:$v" "$(run_in "$REGISTRY/kube-proxy:$v" kube-proxy --version)" "Kubernetes $v"
+  expect "iptables in $REGISTRY/kube-proxy:$v" "$(run_in "$REGISTRY/kube-proxy:$v" iptables --version)" "iptables v1"
+  expect "containerd" "$("$bin/containerd" --version 2>&1)" "$(component_version containerd)"
+  expect "runc (with seccomp)" "$("$bin/runc" --version 2>&1)" "libseccomp"
+  expect "crictl" "$("$bin/crictl" --version 2>&1)" "$(component_version crictl)"
+  expect "CNI bridge" "$("$bin/cni/bridge" 2>&1 </dev/null || true)" "$(component_version cni-plugins)"
+  local ctag; ctag=$(coredns_tag "$v")
+  expect "coredns" "$(run_in "$REGISTRY/coredns/coredns:$ctag" /coredns -version)" "CoreDNS-${ctag#v}"
+  expect "flanneld" "$(run_in "$(flannel_image)" /opt/bin/flanneld --version)" "$(component_version flannel)"
+  expect "worker node image" "$(run_in "$WORKER_NODE_IMAGE:$v" kubelet --version)" "Kubernetes $v"
+  expect "control-plane node image" "$(run_in "$CONTROL_PLANE_NODE_IMAGE:$v" /opt/kbs/bin/python -c 'import docker, jinja2, cryptography; print("deps ok")')" "deps ok"
   # Every version's kubeadm must agree with the version table the product reads.
   local ver etcd pause _
   while read -r ver etcd pause _; do
@@ -295,18 +564,29 @@ all() {
   local v; v=$(default_version)
   build_etcd "$v"
   build_pause "$v"
+  local name
+  for name in $(component_names); do build_component "$name"; done
   build_images
   check
   summary
   say "done in $((SECONDS - started))s"
 }
 
-case "${1:-all}" in
-  all) all ;;
-  bin-dir) bin_dir "${2:-$(default_version)}" ;;
-  images) image_refs ;;
-  docker) ensure_docker ;;
-  gomod) write_gomod "${2:?usage: testbed.sh gomod VERSION}" ;;
-  gomod-etcd) write_etcd_gomod "${2:?usage: testbed.sh gomod-etcd ETCD_TAG}" ;;
-  *) die "unknown command '$1' (all, bin-dir [VERSION], images, docker, gomod VERSION, gomod-etcd TAG)" ;;
-esac
+# The whole script is read before anything runs (main is called on the last line), so editing this file while
+# a long build runs does not break that build.
+main() {
+  case "${1:-all}" in
+    all) all ;;
+    bin-dir) bin_dir "${2:-$(default_version)}" ;;
+    images) image_refs ;;
+    node-images) printf '%s/node-images/%s\n' "$ROOT" "${2:?usage: testbed.sh node-images worker|control-plane}" ;;
+    docker) ensure_docker ;;
+    gomod) write_gomod "${2:?usage: testbed.sh gomod VERSION}" ;;
+    gomod-etcd) write_etcd_gomod "${2:?usage: testbed.sh gomod-etcd ETCD_TAG}" ;;
+    component) build_component "${2:?usage: testbed.sh component NAME}" ;;
+    gomod-component) write_component_gomod "${2:?usage: testbed.sh gomod-component NAME}" ;;
+    *) die "unknown command '$1' (all, bin-dir [VERSION], images, docker, gomod VERSION, gomod-etcd TAG)" ;;
+  esac
+}
+
+main "$@"; exit $?

@@ -1,4 +1,5 @@
-# A distroless-like image FROM scratch (no registry needed): a minimal rootfs plus static binaries.
+# A distroless-like image FROM scratch (no registry needed): a minimal rootfs plus static binaries, for the
+# images whose upstream is distroless too (kube-apiserver, kube-controller-manager, kube-scheduler, etcd).
 # testbed.sh builds it once per component, tagged exactly like the upstream image it stands in for, after
 # replacing @WORKDIR@ and @ENTRYPOINT@ (exec-form ENTRYPOINT takes no build arguments).
 FROM scratch

@@ -1,0 +1,104 @@
+"""A real multi-node cluster on this machine: a kbs control plane and kubeadm-joined workers with real kubelets.
+
+The control-plane node is a container from the test bed's control-plane node image (its own Docker engine;
+kbs's source mounted at /kbs) that runs `kbs init`; each worker is a worker node image (containerd, kubelet)
+that runs a stock `kubeadm join`, exactly as the lab's workers do. Everything lives on a Docker network the
+test makes, so traffic stays among the nodes.
+
+kubeadm join needs two things on this kind of machine that a VM would not (both in WORKER_PATCH): the kubelet
+must accept cgroup v1 (`failCgroupV1: false`) and use the cgroupfs driver (no systemd in the node).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import docker
+
+from tests.real.test_init_support import wait_until
+from tests.support.nodes import Node, NodeNetwork, node_network
+
+POD_SUBNET = "10.244.0.0/16"  # flannel's default network
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+CRI_SOCKET = "unix:///run/containerd/containerd.sock"
+PATCH_DIR = "/etc/kbs-test/patches"
+WORKER_PATCH = """\
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+failSwapOn: false
+"""
+
+
+@dataclass
+class Cluster:
+    network: NodeNetwork
+    control_plane: Node
+    workers: list[Node] = field(default_factory=list)
+    init_output: str = ""
+
+    def kubectl(self, *args: str, check: bool = True, stdin: bytes | None = None) -> str:
+        return self.control_plane.exec("kubectl", f"--kubeconfig={ADMIN_CONF}", *args, check=check, stdin=stdin)
+
+    def kubectl_json(self, *args: str) -> dict[str, object]:
+        return dict(json.loads(self.kubectl(*args, "-o", "json")))
+
+    def join_command(self) -> list[str]:
+        """A fresh `kubeadm join` command for a worker, from `kbs token create --print-join-command` if kbs has
+        it, else from the command `kbs init` printed."""
+        lines = [line.strip().rstrip("\\").strip() for line in self.init_output.splitlines()]
+        start = next(i for i, line in enumerate(lines) if line.startswith("kubeadm join"))
+        words = shlex.split(" ".join(lines[start : start + 2]))
+        return words
+
+    def join_worker(self, node: Node) -> None:
+        node.exec("mkdir", "-p", PATCH_DIR)
+        node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
+        node.exec(
+            *self.join_command(),
+            f"--cri-socket={CRI_SOCKET}",
+            f"--patches={PATCH_DIR}",
+            "--ignore-preflight-errors=all",
+            f"--node-name={node.name}",
+            timeout=300,
+        )
+        self.workers.append(node)
+
+    def wait_nodes_ready(self, names: list[str], timeout: float = 300) -> None:
+        def ready() -> bool | None:
+            items = self.kubectl_json("get", "nodes")["items"]
+            status = {
+                n["metadata"]["name"]: any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", [])
+                )
+                for n in items  # type: ignore[attr-defined]
+            }
+            return all(status.get(name) for name in names) or None
+
+        wait_until(f"nodes {', '.join(names)} Ready", ready, timeout=timeout, interval=1)
+
+
+def start_control_plane(network: NodeNetwork, name: str = "cp-1", *init_args: str) -> Cluster:
+    node = network.start(name, "control-plane")
+    node.wait_ready()
+    output = node.exec(
+        "kbs", "init", f"--pod-network-cidr={POD_SUBNET}", f"--node-name={name}", *init_args, timeout=600
+    )
+    return Cluster(network=network, control_plane=node, init_output=output)
+
+
+@contextmanager
+def cluster(client: docker.DockerClient, workers: int = 2, prefix: str = "kbs-cluster") -> Iterator[Cluster]:
+    """A kbs control plane plus `workers` kubeadm-joined workers, all Ready; removed on exit."""
+    with node_network(client, prefix=prefix) as network:
+        made = start_control_plane(network)
+        for i in range(1, workers + 1):
+            node = network.start(f"worker-{i}", "worker")
+            node.wait_ready()
+            made.join_worker(node)
+        yield made
