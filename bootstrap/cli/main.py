@@ -19,6 +19,7 @@ from bootstrap.errors import KbsError
 # command name -> "module:attribute" of its click command; kept in the order `kbs --help` lists them.
 COMMANDS: dict[str, str] = {
     "init": "bootstrap.cli.init:init",
+    "join": "bootstrap.cli.join:join",
     "render": "bootstrap.cli.render:render",
     "config": "bootstrap.cli.config:config",
     "certs": "bootstrap.cli.certs:certs",

@@ -33,6 +33,7 @@ def test_init_phases_are_kubeadms_order_with_the_reconciler_started_first() -> N
         "control-plane",
         "wait-control-plane",
         "upload-config",
+        "upload-certs",
         "mark-control-plane",
         "bootstrap-token",
         "addon",
