@@ -42,8 +42,10 @@ class Cluster:
     workers: list[Node] = field(default_factory=list)
     init_output: str = ""
 
-    def kubectl(self, *args: str, check: bool = True, stdin: bytes | None = None) -> str:
-        return self.control_plane.exec("kubectl", f"--kubeconfig={ADMIN_CONF}", *args, check=check, stdin=stdin)
+    def kubectl(self, *args: str, check: bool = True, stdin: bytes | None = None, timeout: float = 240) -> str:
+        return self.control_plane.exec(
+            "kubectl", f"--kubeconfig={ADMIN_CONF}", *args, check=check, stdin=stdin, timeout=timeout
+        )
 
     def kubectl_json(self, *args: str) -> dict[str, object]:
         return dict(json.loads(self.kubectl(*args, "-o", "json")))
