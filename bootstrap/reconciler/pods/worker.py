@@ -78,7 +78,7 @@ class Host(Protocol):
 class PodWorker:
     def __init__(self, host: Host, pod: model.StaticPod) -> None:
         self.host = host
-        self.pod = pod
+        self._pod = pod
         self.uid = pod.uid
         self.full_name = pod.full_name
         self.ref = PodRef(pod.name, pod.namespace, pod.uid)
@@ -106,10 +106,15 @@ class PodWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def pod(self) -> model.StaticPod:
+        with self._lock:
+            return self._pod
+
     def update(self, pod: model.StaticPod) -> None:
         """Same UID, new content (a manifest with a fixed metadata.uid): containers whose hash changed restart."""
         with self._lock:
-            self.pod = pod
+            self._pod = pod
         self.wake()
 
     def terminate(self, grace: int | None = None) -> None:
@@ -120,20 +125,28 @@ class PodWorker:
 
     def shutdown(self) -> None:
         """Stop the thread (and probes) without touching the containers: the reconciler is exiting."""
-        self._shutdown = True
+        with self._lock:
+            self._shutdown = True
         self.wake()
 
     @property
     def last_status(self) -> PodStatus | None:
         return self._last_status
 
+    def _flags(self) -> tuple[bool, bool]:
+        """(shutdown, terminate), read together."""
+        with self._lock:
+            return self._shutdown, self._terminate
+
     @property
     def terminating(self) -> bool:
-        return self._terminate
+        with self._lock:
+            return self._terminate
 
     @property
     def started(self) -> bool:
-        return self._started
+        with self._lock:
+            return self._started
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -150,13 +163,14 @@ class PodWorker:
         while True:
             self._wake.wait(timeout)
             self._wake.clear()
-            while not (self._shutdown or self._terminate) and time.monotonic() < not_before:
+            while not any(self._flags()) and time.monotonic() < not_before:
                 self._wake.wait(not_before - time.monotonic())
                 self._wake.clear()
-            if self._shutdown:
+            shutdown, terminate = self._flags()
+            if shutdown:
                 self.probes.stop_all()
                 return
-            if self._terminate:
+            if terminate:
                 self._finish()
                 return
             if not self._started:
@@ -169,7 +183,8 @@ class PodWorker:
                     self.synced.set()
                     timeout = None
                     continue
-                self._started = True
+                with self._lock:
+                    self._started = True
                 self._start_time = datetime.now(UTC).replace(microsecond=0)
             timeout, not_before = self._sync_once(resync)
             self.synced.set()
@@ -367,7 +382,7 @@ class PodWorker:
             node_ip=self.host.node_ip,
             start_time=self._start_time,
             previous=self._last_status,
-            terminating=terminating or self._terminate,
+            terminating=terminating or self.terminating,
             qos_class=translate.qos_class(self.pod.spec),
             message_file=lambda name, n: ctx_dir / "containers" / name / f"{n}-termination-log",
         )

@@ -17,6 +17,7 @@ from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.settings import Settings
 from bootstrap.reconciler.status import read_status
 from bootstrap.reconciler.testing import wait_for
+from tests.unit.reconciler.conftest import no_sources
 
 from .conftest import IMAGE, simple, status_when
 
@@ -187,15 +188,13 @@ def test_never_pull_policy_with_missing_image(reconciler: Reconciler, fake: Fake
 
 def test_restarted_reconciler_adopts_running_containers(settings: Settings, fake: FakeRuntime) -> None:
     pod = simple()
-    first = Reconciler(settings, runtime=fake)
-    first._make_sources = lambda: []  # type: ignore[method-assign]
+    first = Reconciler(settings, runtime=fake, sources=no_sources)
     first.start()
     first.on_set(SOURCE, [pod])
     wait_for(lambda: fake.by_name("c", running=True), 5, "start")
     first.stop()
     calls = len(fake.calls)
-    second = Reconciler(settings, runtime=fake)
-    second._make_sources = lambda: []  # type: ignore[method-assign]
+    second = Reconciler(settings, runtime=fake, sources=no_sources)
     second.start()
     try:
         second.on_set(SOURCE, [simple()])
@@ -207,14 +206,12 @@ def test_restarted_reconciler_adopts_running_containers(settings: Settings, fake
 
 
 def test_orphans_are_removed_only_once_their_source_was_read(settings: Settings, fake: FakeRuntime) -> None:
-    first = Reconciler(settings, runtime=fake)
-    first._make_sources = lambda: []  # type: ignore[method-assign]
+    first = Reconciler(settings, runtime=fake, sources=no_sources)
     first.start()
     first.on_set(SOURCE, [simple()])
     wait_for(lambda: fake.by_name("c", running=True), 5, "start")
     first.stop()
-    second = Reconciler(settings, runtime=fake)
-    second._make_sources = lambda: []  # type: ignore[method-assign]
+    second = Reconciler(settings, runtime=fake, sources=no_sources)
     second.crash_backoff = Backoff(initial=0.4)
     second.start()
     try:
@@ -327,8 +324,7 @@ def test_listeners_get_events_statuses_and_removals(reconciler: Reconciler, fake
 
 def test_docker_down_at_start_then_up_runs_the_pods(settings: Settings, fake: FakeRuntime) -> None:
     fake.available = False
-    r = Reconciler(settings, runtime=fake)
-    r._make_sources = lambda: []  # type: ignore[method-assign]
+    r = Reconciler(settings, runtime=fake, sources=no_sources)
     r.start()
     try:
         r.on_set(SOURCE, [simple()])
@@ -348,8 +344,7 @@ def test_publisher_starts_once_kubelet_conf_exists_and_its_api_server_listens(
     apiserver = ApiServerSettings(kubeconfig=kubeconfig, read_api_port=None)
     made: list[ApiServerSettings] = []
     monkeypatch.setattr(Reconciler, "_make_publisher", lambda self, s: made.append(s))
-    r = Reconciler(dataclasses.replace(settings, apiserver=apiserver), runtime=fake)
-    r._make_sources = lambda: []  # type: ignore[method-assign]
+    r = Reconciler(dataclasses.replace(settings, apiserver=apiserver), runtime=fake, sources=no_sources)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     r.start()

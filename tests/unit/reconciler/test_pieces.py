@@ -266,19 +266,13 @@ def test_healthz_answers_ok_while_the_loop_runs_and_500_when_it_does_not() -> No
 
     from bootstrap.reconciler.daemon import HealthServer
 
-    class Stub:
-        ok = True
-
-        def healthy(self) -> bool:
-            return self.ok
-
-    stub = Stub()
-    server = HealthServer(stub, "127.0.0.1", 0)  # type: ignore[arg-type]
+    ok = [True]
+    server = HealthServer(lambda: ok[0], "127.0.0.1", 0)
     server.start()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=2) as answer:
             assert answer.read() == b"ok"
-        stub.ok = False
+        ok[0] = False
         with pytest.raises(urllib.error.HTTPError) as failed:
             urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=2)
         assert failed.value.code == 500

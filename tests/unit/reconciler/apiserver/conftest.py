@@ -23,6 +23,7 @@ from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.pods.backoff import Backoff
 from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.settings import Settings
+from tests.unit.reconciler.conftest import no_sources
 
 NODE = "node-1"
 IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
@@ -105,9 +106,8 @@ def make_cluster(tmp: Path, *, api: FakeAPIServer | None = None, start_publisher
         gc_period=0.2,
         resync_period=5.0,
     )
-    reconciler = Reconciler(settings, runtime=runtime)
+    reconciler = Reconciler(settings, runtime=runtime, sources=no_sources)
     reconciler.crash_backoff = Backoff(initial=0.2, maximum=0.8, reset_after=30)
-    reconciler._make_sources = lambda: []  # type: ignore[method-assign]
     fake_api = api or FakeAPIServer(NODE)
     publisher = Publisher(reconciler, publisher_settings(tmp), api=fake_api)
     reconciler.start()
