@@ -14,9 +14,9 @@ import docker
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import wait_until
 from tests.support import nodes
 from tests.support.kubelet import local_kubelet, mounts_under, processes_under, runtime_cgroups
+from tests.support.wait import wait_until
 
 NETEXEC_PORT = 18180  # a hostNetwork pod's port; nothing else on the test bed uses it
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.real.test_init_support import wait_until
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CONTAINERD_TEMPLATE = REPO / "tests" / "testbed" / "image" / "node" / "containerd.toml"

@@ -18,7 +18,6 @@ from bootstrap.reconciler.pods import grpc_health, prober, translate
 from bootstrap.reconciler.pods.backoff import Backoff, format_duration
 from bootstrap.reconciler.quantity import milli, whole
 from bootstrap.reconciler.runtime import ExecResult
-from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.status import (
     ContainerState,
     ContainerStatus,
@@ -29,6 +28,7 @@ from bootstrap.reconciler.status import (
     remove_status,
     write_status,
 )
+from tests.support.fake_runtime import FakeRuntime
 
 from .conftest import IMAGE, pod, simple
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,13 @@ import yaml
 
 from bootstrap.reconciler import defaulting, model
 from bootstrap.reconciler.apiserver import ApiServerSettings
-from bootstrap.reconciler.apiserver.fake import FakeAPIServer
 from bootstrap.reconciler.apiserver.publisher import Publisher
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.pods.backoff import Backoff
-from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.settings import Settings
+from tests.support.fake_apiserver import FakeAPIServer
+from tests.support.fake_runtime import FakeRuntime
+from tests.support.wait import wait_until
 from tests.unit.reconciler.conftest import no_sources
 
 NODE = "node-1"
@@ -32,14 +32,8 @@ T = TypeVar("T")
 
 
 def wait(what: str, check: Callable[[], T | None], timeout: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last: {value!r})")
-        time.sleep(0.02)
+    """wait_until with the unit tests' short timeout and interval."""
+    return wait_until(what, check, timeout=timeout, interval=0.02)
 
 
 def static_pod(name: str = "web", *, extra: str = "", image: str = IMAGE, origin: str | None = None) -> model.StaticPod:

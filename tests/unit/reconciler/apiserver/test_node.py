@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bootstrap.reconciler.apiserver import node as nodes
-from bootstrap.reconciler.apiserver.fake import FakeAPIServer
 from bootstrap.reconciler.apiserver.heartbeat import Heartbeat
-from bootstrap.reconciler.runtime.fake import FakeRuntime
+from tests.support.fake_apiserver import FakeAPIServer
+from tests.support.fake_runtime import FakeRuntime
 
 from .conftest import NODE
 

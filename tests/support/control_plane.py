@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -129,26 +129,6 @@ class Sandbox:
             return [c for c in mine if c.labels.get("io.kubernetes.container.name") != "POD"]
         finally:
             client.close()
-
-
-def wait_until(what: str, check: Callable[[], T | None], timeout: float = 180.0, interval: float = 0.5) -> T:
-    """Poll `check` until it returns something truthy; AssertionError naming `what` after `timeout`.
-
-    A check that raises (a command failing while things come up) counts as "not yet"; the last answer or error
-    is in the message.
-    """
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-            last = value
-        except Exception as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def _ports_busy(extra: tuple[int, ...]) -> list[str]:
