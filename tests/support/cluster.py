@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import docker
 
-from tests.real.test_init_support import wait_until
+from tests.support.wait import wait_until
 from tests.support.nodes import Node, NodeNetwork, node_network
 
 POD_SUBNET = "10.244.0.0/16"  # flannel's default network
