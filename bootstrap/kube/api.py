@@ -117,6 +117,7 @@ class LightkubeAPI:
                 f"the API server refused to {what}: {exc.status.message} (HTTP {exc.status.code})",
                 hint=f"check the API server with `kbs status` (credentials: {self._kubeconfig})",
                 status=exc.status.code,
+                reason=str(exc.status.reason or ""),
             ) from exc
         except httpx2.HTTPError as exc:
             raise APIServerError(
