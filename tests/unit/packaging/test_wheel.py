@@ -88,4 +88,5 @@ def test_wheel_ships_no_test_doubles_or_test_helpers(wheel: zipfile.ZipFile) -> 
     # Fakes, beds and wait helpers live in tests/support/; a shipped module must not import docker for clean-up.
     shipped = [n for n in wheel.namelist() if n.endswith(".py")]
     assert not [n for n in shipped if "fake" in n.rsplit("/", 1)[-1] or n.endswith(("/testing.py", "/conftest.py"))]
-    assert not [n for n in shipped if "tests.support" in wheel.read(n).decode()]
+    importing = [n for n in shipped if any(w in wheel.read(n).decode() for w in ("from tests", "import tests"))]
+    assert not importing
