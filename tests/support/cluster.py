@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import docker
 
-from tests.support.wait import wait_until
 from tests.support.nodes import Node, NodeNetwork, node_network
+from tests.support.wait import wait_until
 
 POD_SUBNET = "10.244.0.0/16"  # flannel's default network
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
