@@ -15,8 +15,8 @@ from typing import Any
 import docker
 import pytest
 
-from tests.real.test_init_support import wait_until
 from tests.support.cluster import Cluster, cluster
+from tests.support.wait import wait_until
 
 WORKERS = ["worker-1", "worker-2"]
 APP = "web"

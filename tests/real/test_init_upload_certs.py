@@ -26,7 +26,8 @@ from bootstrap.errors import APIServerError, KbsError
 from bootstrap.kube import clusterinfo, copycerts, discovery
 from bootstrap.kube import token as tokens
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import Sandbox, exclusive_ports, sandbox, wait_until
+from tests.support.control_plane import Sandbox, exclusive_ports, sandbox
+from tests.support.wait import wait_until
 
 ENDPOINT = "127.0.0.1:6443"
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
