@@ -234,7 +234,7 @@ class PodWorker:
                     return wake.wake_in
                 continue
             self._containers(actions, records, wake, handled)
-            if not actions.containers_to_kill:
+            if not actions.again:
                 break
         sandbox = actions.sandbox
         if sandbox is None:  # every round made a sandbox that was gone by the next: try again later
