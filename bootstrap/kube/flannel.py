@@ -5,7 +5,9 @@ CRDs, with a vxlan backend that works on any network the nodes share. The object
 Documentation/kube-flannel.yml field for field (namespace kube-flannel with the privileged Pod Security level,
 RBAC for the subnet manager, the kube-flannel-cfg ConfigMap with the CNI and network configuration, the
 kube-flannel-ds DaemonSet with its two init containers); what kbs sets is the network (the ClusterConfiguration's
-IPv4 podSubnet), the backend and the images; the CNI configuration's spec version is 0.3.1 (CNI_VERSION says why). Like the addons these are plain data, applied by server-side apply.
+IPv4 podSubnet), the backend and the images. Two differences: the CNI configuration's spec version is 0.3.1
+(CNI_VERSION says why), and the DaemonSet skips nodes that run static pods only (kbs's reconciler). Like the
+addons these are plain data, applied by server-side apply.
 
 flannel needs the API server through the `kubernetes` Service, so it runs once kube-proxy does.
 """

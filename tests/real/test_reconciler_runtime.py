@@ -103,7 +103,7 @@ def test_exec_and_tcp_socket_probes(bed: Bed, testbed: TestBed) -> None:
             image,
             '"netexec", "--http-port=8080"',
             extra="""    readinessProbe:
-      exec: {command: [/usr/local/bin/agnhost, connect, "127.0.0.1:8080", --timeout=1s]}
+      exec: {command: [/agnhost, connect, "127.0.0.1:8080", --timeout=1s]}
       periodSeconds: 1
     livenessProbe:
       tcpSocket: {port: 8080}
