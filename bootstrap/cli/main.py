@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "ps": "bootstrap.cli.reconcile:ps",
     "logs": "bootstrap.cli.reconcile:logs",
     "status": "bootstrap.cli.status:status",
+    "etcd": "bootstrap.cli.etcd:etcd",
     "reset": "bootstrap.cli.reset:reset",
 }
 
