@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
 @click.group()
 def etcd() -> None:
-    """Day-two operations on the local etcd member."""
+    """Day-two operations on the local etcd member.
+
+    \b
+    Examples:
+      sudo kbs etcd snapshot save
+      sudo kbs etcd snapshot list
+    """
 
 
 @etcd.group()
@@ -39,7 +45,16 @@ def snapshot() -> None:
 @click.argument("name", required=False)
 @with_config
 def save(name: str | None, cfg: KbsConfig) -> None:
-    """Take a snapshot of the local etcd member, verify it and write its checksum."""
+    """Take a snapshot of the local etcd member, verify it and write its checksum.
+
+    NAME defaults to on-demand-<node>-<unix time>; the file is written under a temporary name, checked with
+    `etcdutl snapshot status` and renamed only then.
+
+    \b
+    Examples:
+      sudo kbs etcd snapshot save
+      sudo kbs etcd snapshot save before-upgrade --config kbs.yaml
+    """
     from bootstrap.etcd.save import save as do_save
 
     saved = do_save(cfg, name)
@@ -53,7 +68,13 @@ def save(name: str | None, cfg: KbsConfig) -> None:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @with_config
 def list_(output: str, cfg: KbsConfig) -> None:
-    """List the snapshots: name, size, time and whether the checksum matches."""
+    """List the snapshots: name, size, time and whether the checksum matches.
+
+    \b
+    Examples:
+      sudo kbs etcd snapshot list
+      sudo kbs etcd snapshot list -o json
+    """
     from bootstrap.etcd.snapshots import list_snapshots
 
     found = list_snapshots(cfg.etcd_snapshot_dir)
@@ -73,7 +94,13 @@ def list_(output: str, cfg: KbsConfig) -> None:
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @with_config
 def delete(names: tuple[str, ...], cfg: KbsConfig) -> None:
-    """Delete snapshots and their checksum files."""
+    """Delete snapshots and their checksum files.
+
+    \b
+    Examples:
+      sudo kbs etcd snapshot delete before-upgrade
+      sudo kbs etcd snapshot delete on-demand-cp1-1700000000 scheduled-cp1-1700043200
+    """
     from bootstrap.etcd.snapshots import delete as do_delete
 
     for name in names:
@@ -90,6 +117,11 @@ def restore(file: str, cfg: KbsConfig) -> None:
     Verifies the checksum and the snapshot, stops etcd (its manifest leaves the staticPodPath), moves the data
     dir aside to <dataDir>-old-<timestamp> (kept), restores, starts etcd again and waits for the API server.
     An interrupted restore is finished by running the same command again.
+
+    \b
+    Examples:
+      sudo kbs etcd snapshot restore before-upgrade
+      sudo kbs etcd snapshot restore /backup/on-demand-cp1-1700000000
     """
     from bootstrap.etcd.restore import Restorer
     from bootstrap.etcd.snapshots import resolve
