@@ -67,6 +67,16 @@ def read_last(cfg: KbsConfig) -> LastRun | None:
         return None
 
 
+def summary(cfg: KbsConfig) -> str | None:
+    """The `kbs status` line about scheduled snapshots; None when none has run on this node yet."""
+    last = read_last(cfg)
+    if last is None:
+        return None
+    if last.ok:
+        return f"etcd snapshots: last scheduled {last.detail} at {last.time}"
+    return f"etcd snapshots: the scheduled snapshot at {last.time} FAILED: {last.detail}"
+
+
 def run_once(cfg: KbsConfig, now: float | None = None) -> LastRun:
     """One scheduled snapshot plus retention; the outcome is recorded, never raised."""
     from bootstrap.etcd import snapshots

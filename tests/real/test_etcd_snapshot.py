@@ -127,6 +127,7 @@ def test_scheduled_snapshots_appear_and_retention_prunes_only_the_oldest_schedul
         assert on_demand <= {s["name"] for s in _list(cp)}, "retention never deletes on-demand snapshots"
         last = json.loads((cp.root / "var/lib/kbs/etcd-snapshot-schedule.json").read_text())
         assert last["ok"] is True
+        assert "etcd snapshots: last scheduled scheduled-" in cp.kbs("status", check=False).stdout
     finally:
         cp.config.write_text(text)
         cp.kbs("init")

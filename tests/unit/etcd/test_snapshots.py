@@ -132,6 +132,7 @@ def test_scheduled_run_saves_prunes_and_records(cfg: KbsConfig, monkeypatch: pyt
     names = {s.name for s in snapshots.list_snapshots(cfg.etcd_snapshot_dir)}
     assert names == {"on-demand-node1-1", "scheduled-node1-300", "scheduled-node1-400"}
     assert schedule.read_last(cfg2) == last
+    assert schedule.summary(cfg2) == "etcd snapshots: last scheduled scheduled-node1-400 at 1970-01-01T00:06:40Z"
 
 
 def test_scheduled_failure_is_recorded_not_raised(cfg: KbsConfig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,6 +140,7 @@ def test_scheduled_failure_is_recorded_not_raised(cfg: KbsConfig, monkeypatch: p
     last = schedule.run_once(cfg, 100.0)
     assert not last.ok and "invalid database" in last.detail
     assert schedule.read_last(cfg) == last
+    assert "FAILED: etcdutl snapshot status failed" in (schedule.summary(cfg) or "")
 
 
 def test_cron_next_time() -> None:
