@@ -8,7 +8,10 @@ re-runs `kbs init` with a KbsConfiguration that snapshots every few seconds and 
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import NODE, Sandbox, initialised, wait_until
+from tests.real.test_init_support import NODE, REPO, Sandbox, initialised, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +81,31 @@ def test_restore_brings_back_a_deleted_namespace_and_keeps_the_old_data(cp: Sand
     )
     assert answer == "42"
     wait_until("every component healthy after the restore", lambda: _healthy(cp))
+
+
+def test_a_killed_restore_is_finished_by_running_it_again(cp: Sandbox) -> None:
+    cp.kubectl("-n", "snap-test", "create", "configmap", "after-snapshot", "--from-literal=x=y")
+    env = {**os.environ, "PATH": f"{cp.testbed.bin_dir}:{os.environ.get('PATH', '')}"}
+    command = [sys.executable, "-m", "bootstrap", "etcd", "snapshot", "restore", "with-namespace"]
+    process = subprocess.Popen([*command, "--config", str(cp.config)], cwd=REPO, env=env)
+    parked = cp.root / "var/lib/kbs/etcd-restore/etcd.yaml"
+    try:
+        wait_until("the etcd manifest parked by the restore", parked.exists, interval=0.05)
+    finally:
+        process.kill()
+        process.wait()
+    assert not (cp.manifests / "etcd.yaml").exists(), "killed while etcd was stopped"
+
+    result = cp.kbs("etcd", "snapshot", "restore", "with-namespace")
+    assert "resuming the interrupted restore" in result.stdout
+    assert (cp.manifests / "etcd.yaml").is_file() and not parked.exists()
+    assert len(_old_dirs(cp)) == 2, "each restore keeps the data it replaced"
+    wait_until("every component healthy after the resumed restore", lambda: _healthy(cp))
+    configmaps = wait_until(
+        "the API server serving the restored data",
+        lambda: cp.kubectl("-n", "snap-test", "get", "configmaps", "-o", "name", check=False).stdout,
+    )
+    assert "configmap/keep-me" in configmaps and "after-snapshot" not in configmaps
 
 
 def test_damaged_snapshot_is_refused_and_nothing_changes(cp: Sandbox) -> None:
