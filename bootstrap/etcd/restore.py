@@ -32,6 +32,7 @@ import yaml
 from bootstrap import constants
 from bootstrap.etcd import snapshots, tools
 from bootstrap.etcd.snapshots import SnapshotError
+from bootstrap.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
@@ -181,10 +182,7 @@ class Restorer:
             member.peer_urls,
             member.data_dir,
         )
-        self.work.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.journal_path.with_name(f".{JOURNAL}.tmp")
-        tmp.write_text(json.dumps(asdict(journal), indent=2) + "\n")
-        tmp.replace(self.journal_path)
+        atomic_write(self.journal_path, json.dumps(asdict(journal), indent=2) + "\n", mode=0o600, dir_mode=0o700)
         return journal
 
     def _load_journal(self) -> Journal | None:

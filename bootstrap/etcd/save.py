@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bootstrap.etcd import snapshots, tools
 from bootstrap.etcd.snapshots import SnapshotError
+from bootstrap.fsutil import ensure_dir
 
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
@@ -30,10 +31,6 @@ class Saved:
     status: dict[str, Any]
 
 
-def ensure_dir(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-
 def save(cfg: KbsConfig, name: str | None = None, kind: str = snapshots.ON_DEMAND) -> Saved:
     if not cfg.local_etcd:
         raise SnapshotError(
@@ -45,7 +42,7 @@ def save(cfg: KbsConfig, name: str | None = None, kind: str = snapshots.ON_DEMAN
     final = directory / name
     if final.exists():
         raise SnapshotError(f"snapshot {final} already exists", hint="choose another NAME or delete the old one")
-    ensure_dir(directory)
+    ensure_dir(directory, mode=0o700)
     tmp = directory / f".{name}{snapshots.TMP_MARK}"
     try:
         tools.snapshot_save(cfg, tmp)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootstrap.errors import ConfigError, KbsError
+from bootstrap.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
@@ -102,10 +103,8 @@ def run_once(cfg: KbsConfig, now: float | None = None) -> LastRun:
 def _record(cfg: KbsConfig, result: LastRun) -> None:
     path = status_path(cfg)
     try:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(result)) + "\n")
-        tmp.replace(path)
-    except OSError as exc:
+        atomic_write(path, json.dumps(asdict(result)) + "\n", mode=0o600)
+    except (OSError, KbsError) as exc:
         log.warning("cannot record the snapshot outcome in %s: %s", path, exc)
 
 

@@ -8,13 +8,13 @@ Retention prunes only `scheduled-*` snapshots of this node, oldest first; on-dem
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bootstrap.errors import ConfigError, KbsError
+from bootstrap.fsutil import atomic_write
 
 ON_DEMAND = "on-demand"
 SCHEDULED = "scheduled"
@@ -75,13 +75,7 @@ def sha256_of(path: Path) -> str:
 def write_checksum(snapshot: Path, digest: str) -> Path:
     """`<digest>  <name>` in `<snapshot>.sha256`, written atomically (temp file + rename), mode 0600."""
     target = checksum_path(snapshot)
-    tmp = target.with_name(f".{target.name}{TMP_MARK}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as stream:
-        stream.write(f"{digest}  {snapshot.name}\n")
-        stream.flush()
-        os.fsync(stream.fileno())
-    tmp.replace(target)
+    atomic_write(target, f"{digest}  {snapshot.name}\n", mode=0o600, dir_mode=0o700)
     return target
 
 
