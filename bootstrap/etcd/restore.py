@@ -85,6 +85,7 @@ class Journal:
     member: str
     peer_urls: str
     data_dir: str
+    bump: int  # --bump-revision: the old cluster's newest revision plus a margin
 
     @property
     def old_dir(self) -> Path:
@@ -174,14 +175,9 @@ class Restorer:
                 hint="restoring an HA cluster needs every member reset from the same snapshot; not supported yet",
             )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        journal = Journal(
-            str(snapshot.resolve()),
-            snapshots.sha256_of(snapshot),
-            stamp,
-            member.name,
-            member.peer_urls,
-            member.data_dir,
-        )
+        digest = snapshots.sha256_of(snapshot)
+        bump = tools.current_revision(cfg, Path(member.data_dir)) + tools.BUMP_MARGIN
+        journal = Journal(str(snapshot.resolve()), digest, stamp, member.name, member.peer_urls, member.data_dir, bump)
         atomic_write(self.journal_path, json.dumps(asdict(journal), indent=2) + "\n", mode=0o600, dir_mode=0o700)
         return journal
 
@@ -219,7 +215,9 @@ class Restorer:
         staging = Path(f"{journal.data_dir}{RESTORING_SUFFIX}")
         if staging.exists():
             shutil.rmtree(staging)
-        tools.snapshot_restore(self.cfg, snapshot, staging, journal.member, journal.peer_urls)
+        tools.snapshot_restore(
+            self.cfg, snapshot, staging, name=journal.member, peer_urls=journal.peer_urls, bump=journal.bump
+        )
         os.chmod(staging, 0o700)
         staging.rename(target)
 

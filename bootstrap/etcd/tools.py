@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 ETCDCTL = "/usr/local/bin/etcdctl"
 ETCDUTL = "/usr/local/bin/etcdutl"
-BUMP_REVISION = 1_000_000_000  # what etcd's recovery guide and Kubernetes' docs use
+BUMP_MARGIN = 1_000_000_000  # what etcd's recovery guide and Kubernetes' docs bump by; added to the live revision
 TOOL_LABEL = "io.kbs.etcd-tool"  # lets an operator (and tests) find a tool container that outlived a crash
 
 
@@ -104,8 +104,29 @@ def member_count(cfg: KbsConfig) -> int:
         raise SnapshotError(f"etcdctl member list: unexpected output {out[:120]!r}") from exc
 
 
-def snapshot_restore(cfg: KbsConfig, snapshot: Path, data_dir: Path, name: str, peer_urls: str) -> None:
-    """`etcdutl snapshot restore` into DATA_DIR (which must not exist yet) as a new one-member cluster."""
+def current_revision(cfg: KbsConfig, data_dir: Path) -> int:
+    """The newest revision the cluster has handed out: from the running member, else from its data dir's db."""
+    flags, mounts = _client_flags(cfg)
+    try:
+        out = _run(cfg, ETCDCTL, ["endpoint", "status", "-w", "json", *flags], mounts)
+        return int(json.loads(out)[0]["Status"]["header"]["revision"])
+    except (SnapshotError, ValueError, LookupError, TypeError):
+        pass
+    db = data_dir / "member" / "snap" / "db"
+    if not db.is_file():
+        return 0
+    try:
+        return int(snapshot_status(cfg, db).get("revision", 0))
+    except (SnapshotError, ValueError, TypeError):
+        return 0
+
+
+def snapshot_restore(cfg: KbsConfig, snapshot: Path, data_dir: Path, *, name: str, peer_urls: str, bump: int) -> None:
+    """`etcdutl snapshot restore` into DATA_DIR (which must not exist yet) as a new one-member cluster.
+
+    BUMP is added to the snapshot's revision: the restored cluster must continue above every revision the old one
+    handed out, or watchers that saw them (the API server's watch cache) keep serving what the snapshot lacks.
+    """
     args = [
         "snapshot",
         "restore",
@@ -116,7 +137,7 @@ def snapshot_restore(cfg: KbsConfig, snapshot: Path, data_dir: Path, name: str, 
         f"--data-dir={data_dir}",
         # Kubernetes' watchers (the API server's watch cache, informers) have seen revisions newer than the
         # snapshot's; a higher revision marked compacted makes them relist instead of serving stale data.
-        f"--bump-revision={BUMP_REVISION}",
+        f"--bump-revision={bump}",
         "--mark-compacted",
     ]
     _run(cfg, ETCDUTL, args, {snapshot.parent: "ro", data_dir.parent: "rw"})

@@ -77,17 +77,18 @@ class FakeNode:
         self.restored: list[Path] = []
         monkeypatch.setattr(tools, "snapshot_status", lambda cfg, path: {"revision": 1})
         monkeypatch.setattr(tools, "member_count", lambda cfg: members)
+        monkeypatch.setattr(tools, "current_revision", lambda cfg, data_dir: 500)
         monkeypatch.setattr(tools, "snapshot_restore", self._restore)
         monkeypatch.setattr(Restorer, "_wait_stopped", lambda self, journal: None)
         monkeypatch.setattr(Restorer, "_wait_healthy", lambda self, journal: None)
 
-    def _restore(self, cfg: Any, snapshot: Path, data_dir: Path, name: str, peer_urls: str) -> None:
+    def _restore(self, cfg: Any, snapshot: Path, data_dir: Path, *, name: str, peer_urls: str, bump: int) -> None:
         data_dir.mkdir()
         (data_dir / "member").mkdir()
         if self.fail_restore:
             self.fail_restore = False
             raise SnapshotError("etcdutl snapshot restore failed: interrupted")
-        assert (name, peer_urls) == ("node1", "https://10.0.0.5:2380")
+        assert (name, peer_urls, bump) == ("node1", "https://10.0.0.5:2380", 500 + tools.BUMP_MARGIN)
         (data_dir / "member/restored").write_text("new")
         self.restored.append(snapshot)
 
