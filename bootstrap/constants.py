@@ -106,3 +106,32 @@ RECONCILER_SERVING_CERT: Final = "serving.crt"
 RECONCILER_SERVING_KEY: Final = "serving.key"
 NODE_MAX_PODS: Final = 110  # the kubelet's default maxPods, advertised as the Node's pod capacity
 STATIC_PODS_ONLY_LABEL: Final = "kbs.dev/static-pods-only"  # on the Node: pods from the API server do not run here
+# ... and as a NoSchedule taint the reconciler registers its Node with (the kubelet's --register-with-taints), so
+# workloads that tolerate the control-plane taint (CoreDNS) are not bound to a node that will never run them.
+STATIC_PODS_ONLY_TAINT: Final = {"key": STATIC_PODS_ONLY_LABEL, "value": "true", "effect": "NoSchedule"}
+# DaemonSets tolerate every taint; the ones kbs creates (kube-proxy, flannel) skip such nodes by this affinity.
+NOT_STATIC_PODS_ONLY_AFFINITY: Final = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": STATIC_PODS_ONLY_LABEL, "operator": "DoesNotExist"}]}]
+        }
+    }
+}
+
+# --- addons (kubeadm's `addon` phase: cmd/kubeadm/app/phases/addons and its constants) ------------------------
+COREDNS: Final = "coredns"  # Deployment, ConfigMap, ServiceAccount and image name
+COREDNS_REPLICAS: Final = 2  # kubeadm's initial replicas (a re-run keeps whatever the Deployment has)
+COREDNS_CLUSTER_ROLE: Final = "system:coredns"
+KUBE_DNS_SERVICE: Final = "kube-dns"
+KUBE_DNS_APP_LABEL: Final = "kube-dns"  # the k8s-app label of CoreDNS's pods, Deployment and Service
+KUBE_DNS_SERVICE_INDEX: Final = 10  # the Service's ClusterIP: this address of the first service range
+KUBE_PROXY: Final = "kube-proxy"  # DaemonSet, ConfigMap, ServiceAccount, Role, RoleBinding and image name
+KUBE_PROXY_CONFIG_KEY: Final = "config.conf"
+KUBE_PROXY_KUBECONFIG_KEY: Final = "kubeconfig.conf"
+KUBE_PROXY_DIR: Final = "/var/lib/kube-proxy"  # where the DaemonSet mounts its ConfigMap
+KUBE_PROXY_CLUSTER_ROLE_BINDING: Final = "kubeadm:node-proxier"
+KUBE_PROXY_CLUSTER_ROLE: Final = "system:node-proxier"
+COMPONENT_CONFIG_HASH_ANNOTATION: Final = "kubeadm.kubernetes.io/component-config.hash"
+NODE_BOOTSTRAP_TOKEN_GROUP: Final = "system:bootstrappers:kubeadm:default-node-token"
+SERVICE_ACCOUNT_DIR: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
+FIELD_MANAGER: Final = "kbs"  # server-side apply's field manager for every object kbs writes

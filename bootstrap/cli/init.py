@@ -56,7 +56,50 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _options(dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: int | None, adopt: bool) -> Any:
+def _check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from bootstrap.errors import ConfigError
+    from bootstrap.kube.copycerts import parse_key
+
+    try:
+        parse_key(value)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc.message.split(': ', 1)[1]} ({exc.hint})") from None
+    return value
+
+
+UPLOAD_PHASES = ("upload-certs", "show-join-command")  # the phase commands that take the upload flags
+
+
+def _upload_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--skip-certificate-key-print", is_flag=True, help="Do not print the certificate key (it is still used)."
+    )(func)
+    func = click.option(
+        "--certificate-key",
+        metavar="HEX",
+        callback=_check_key,
+        help="Key (64 hex characters) encrypting the uploaded certificates; default: certificateKey, else a new one.",
+    )(func)
+    func = click.option(
+        "--upload-certs",
+        is_flag=True,
+        help="Store the shared certificates, encrypted, in kube-system/kubeadm-certs for control planes to join.",
+    )(func)
+    return func
+
+
+def _options(
+    *,
+    dry_run: bool,
+    ignore_preflight_errors: tuple[str, ...],
+    timeout: int | None,
+    adopt: bool,
+    upload_certs: bool = False,
+    certificate_key: str | None = None,
+    skip_certificate_key_print: bool = False,
+) -> Any:
     from bootstrap.phases.context import InitOptions
 
     names = frozenset(n.strip().lower() for item in ignore_preflight_errors for n in item.split(",") if n.strip())
@@ -66,14 +109,18 @@ def _options(dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: i
         adopt=adopt,
         wait_timeout=timedelta(seconds=timeout) if timeout else None,
         interactive=sys.stdout.isatty(),
+        upload_certs=upload_certs,
+        certificate_key=certificate_key,
+        skip_certificate_key_print=skip_certificate_key_print,
     )
 
 
 def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | None = None) -> None:
-    from bootstrap.phases.init import INIT, prepare, start_early_work
+    from bootstrap.phases.init import INIT, prepare, start_early_work, sync_skipped_addons
 
     printer = Printer()
     skipped = INIT.check_skip(skip) | INIT.check_skip(cfg.init.skip_phases)
+    cfg = sync_skipped_addons(cfg, skipped)
     if only is not None:
         skipped = frozenset()  # `kbs init phase X` runs X even when the configuration's skipPhases names it
     data = prepare(cfg, options, printer)
@@ -110,20 +157,23 @@ def _print_dry_run(data: InitData) -> None:
     click.echo(f"[dryrun] nothing was changed; everything kbs would write is under {data.dry_run_dir}")
 
 
-def _phase_command(name: str, help_text: str) -> click.Command:
-    def callback(
-        *, cfg: KbsConfig, dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: int | None, adopt: bool
-    ) -> None:
-        _run(cfg, _options(dry_run, ignore_preflight_errors, timeout, adopt), only=name)
+def _phase_command(name: str, help_text: str, command_name: str | None = None) -> click.Command:
+    def callback(*, cfg: KbsConfig, **flags: Any) -> None:
+        _run(cfg, _options(**flags), only=name)
 
+    shown = name.replace("/", " ")
+    extra = " --upload-certs" if name in UPLOAD_PHASES else ""
     callback.__doc__ = f"""{help_text}
 
     \b
     Examples:
-      sudo kbs init phase {name}
-      kbs init phase {name} --dry-run
+      sudo kbs init phase {shown}{extra}
+      kbs init phase {shown}{extra} --dry-run
     """
-    return click.command(name, help=callback.__doc__)(with_config(_run_options(callback)))
+    command = _run_options(callback)
+    if name in UPLOAD_PHASES:
+        command = _upload_options(command)
+    return click.command(command_name or name, help=callback.__doc__)(with_config(command))
 
 
 class _OrderedGroup(click.Group):
@@ -148,30 +198,33 @@ def _register_phases() -> None:
     from bootstrap.phases.init import INIT
 
     for phase in INIT.phases:
-        phase_group.add_command(_phase_command(phase.name, phase.help))
+        if not phase.children:
+            phase_group.add_command(_phase_command(phase.name, phase.help))
+            continue
+        group = _OrderedGroup(phase.name, help=f"{phase.help}\n\n\b\nExamples:\n  sudo kbs init phase {phase.name} all")
+        group.add_command(_phase_command(phase.name, f"Run every sub-phase of {phase.name}.", command_name="all"))
+        for child in phase.children:
+            group.add_command(_phase_command(f"{phase.name}/{child.name}", child.help, command_name=child.name))
+        phase_group.add_command(group)
 
 
 def _phase_list() -> str:
     from bootstrap.phases.init import INIT
 
-    return "\n".join(f"  {i + 1:2}. {p.name:20} {p.help}" for i, p in enumerate(INIT.phases))
+    lines = []
+    for i, p in enumerate(INIT.phases):
+        lines.append(f"  {i + 1:2}. {p.name:20} {p.help}")
+        lines += [f"      {p.name + '/' + c.name:20} {c.help}" for c in p.children]
+    return "\n".join(lines)
 
 
 @click.group(name="init", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @with_config
 @_run_options
+@_upload_options
 @click.option("--skip-phases", multiple=True, metavar="NAMES", help="Phases to skip, comma-separated.")
 @click.pass_context
-def init(
-    ctx: click.Context,
-    *,
-    cfg: KbsConfig,
-    dry_run: bool,
-    ignore_preflight_errors: tuple[str, ...],
-    timeout: int | None,
-    adopt: bool,
-    skip_phases: tuple[str, ...],
-) -> None:
+def init(ctx: click.Context, /, *, cfg: KbsConfig, skip_phases: tuple[str, ...], **flags: Any) -> None:
     """Bring up a control plane on this node: PKI, kubeconfigs, manifests, reconciler, health, join command.
 
     Safe to run again: a second run converges, and on a healthy node changes nothing.
@@ -182,11 +235,12 @@ def init(
       sudo kbs init --dry-run
       sudo kbs init --config kbs.yaml --skip-phases bootstrap-token,show-join-command
       sudo kbs init --reconciler kubelet      # an installed kubelet runs the manifests
+      sudo kbs init --control-plane-endpoint cp.example:6443 --upload-certs   # for more control planes
       sudo kbs init phase certs               # one phase only (kbs init phase --help lists them)
     """
     if ctx.invoked_subcommand is not None:
         return
-    _run(cfg, _options(dry_run, ignore_preflight_errors, timeout, adopt), skip=skip_phases)
+    _run(cfg, _options(**flags), skip=skip_phases)
 
 
 _register_phases()

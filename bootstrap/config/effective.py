@@ -29,6 +29,8 @@ class KbsConfig:
     version: KubernetesVersion  # the row of bootstrap.versions for cluster.kubernetes_version
     source: Path | None = None  # the --config file, if any
     notes: tuple[str, ...] = field(default=())  # things the operator should know (ignored documents, fallbacks)
+    # the KubeProxyConfiguration document of --config, as given (bootstrap.config.kubeproxy builds the effective one)
+    kube_proxy: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
     # --- node identity and endpoints ----------------------------------------------------------------------------
     @property

@@ -18,6 +18,7 @@ from bootstrap.config.kinds import KBS_API_VERSION, KBS_KIND
 from bootstrap.config.types import Document, Duration, Port
 
 ReconcilerMode = Literal["bundled", "kubelet", "none"]
+PodNetwork = Literal["none", "flannel"]
 
 
 class Reconciler(Document):
@@ -58,4 +59,6 @@ class KbsConfiguration(Document):
     kubernetes_dir: Path = constants.KUBERNETES_DIR
     static_pod_path: Path | None = None  # default: <kubernetesDir>/manifests
     reconciler: Reconciler = field(default_factory=Reconciler)
+    # The pod network `kbs init` applies after the addons; "none", like kubeadm, leaves the choice to the operator.
+    pod_network: PodNetwork = "none"
     etcd_snapshots: EtcdSnapshots = field(default_factory=EtcdSnapshots)

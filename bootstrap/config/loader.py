@@ -9,12 +9,14 @@ documents; fill the machine- and version-dependent defaults (bootstrap.config.de
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from bootstrap.config import kubeproxy
 from bootstrap.config.effective import KbsConfig
 from bootstrap.config.errors import translate
 from bootstrap.config.kbs import KbsConfiguration
@@ -42,6 +44,7 @@ class RawConfig:
     docs: dict[str, dict[str, Any]]
     where: dict[str, str]  # kind -> "cfg.yaml (ClusterConfiguration, document 2)"
     notes: list[str]
+    component_configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> document (kube-proxy's)
 
 
 def read_file(path: Path) -> RawConfig:
@@ -73,7 +76,11 @@ def split_documents(text: str, name: str) -> RawConfig:
                 f"{KBS_KIND} documents",
             )
         group = api_version.split("/")[0]
-        if kind in MODELS and group in (KUBEADM_GROUP, KBS_GROUP):
+        if kind == kubeproxy.KIND and group == kubeproxy.GROUP:
+            if kind in raw.component_configs:
+                raise ConfigError(f"{label}: a second {kind} document; the file may hold only one")
+            raw.component_configs[kind] = kubeproxy.check_document(doc, f"{name} ({kind})")
+        elif kind in MODELS and group in (KUBEADM_GROUP, KBS_GROUP):
             if api_version != API_VERSIONS[kind]:
                 raise ConfigError(
                     f"{label}: {kind} {api_version} is not supported; kbs reads {API_VERSIONS[kind]}",
@@ -87,7 +94,7 @@ def split_documents(text: str, name: str) -> RawConfig:
             raw.where[kind] = f"{name} ({kind})"
         else:
             raw.notes.append(f"{label}: ignoring {kind} ({api_version}); kbs does not use it")
-    if not raw.docs:
+    if not raw.docs and not raw.component_configs:
         raise ConfigError(
             f"{name}: no {INIT_KIND}, {CLUSTER_KIND} or {KBS_KIND} document found",
             hint=f"a kubeadm config starts with `apiVersion: {KUBEADM_API_VERSION}` and `kind: {CLUSTER_KIND}`; "
@@ -144,7 +151,7 @@ def load_config(path: Path | None = None, overrides: Overrides | None = None) ->
     raw.docs = copy.deepcopy(raw.docs)
     flags = apply_overrides(raw, overrides or Overrides())
     models = validate(raw, flags)
-    return complete(
+    cfg = complete(
         init=models[INIT_KIND],  # type: ignore[arg-type]
         cluster=models[CLUSTER_KIND],  # type: ignore[arg-type]
         kbs=models[KBS_KIND],  # type: ignore[arg-type]
@@ -153,3 +160,4 @@ def load_config(path: Path | None = None, overrides: Overrides | None = None) ->
         flags={path: flag for by_kind in flags.values() for path, flag in by_kind.items()},
         where=raw.where,
     )
+    return dataclasses.replace(cfg, kube_proxy=raw.component_configs.get(kubeproxy.KIND))

@@ -8,7 +8,7 @@ from this tuple and checks `--skip-phases` against it. Every phase converges: ru
 from __future__ import annotations
 
 import importlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,15 +19,22 @@ if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
 
 
-def _lazy(module: str) -> Phase[InitData]:
-    """A phase whose module is imported only when it runs (keeps `kbs init --help` fast)."""
+def _lazy_run(module: str, function: str = "run") -> Callable[[InitData], Outcome]:
+    """`module.function`, imported only when it runs (keeps `kbs init --help` fast)."""
 
     def run(data: InitData) -> Outcome:
         mod = importlib.import_module(f"bootstrap.phases.{module}")
-        outcome: Outcome = mod.run(data)
+        outcome: Outcome = getattr(mod, function)(data)
         return outcome
 
-    return Phase(module.replace("_", "-"), _HELP[module], run)
+    return run
+
+
+def _lazy(module: str) -> Phase[InitData]:
+    children = tuple(
+        Phase(name, text, _lazy_run(module, function)) for name, (function, text) in _CHILDREN.get(module, {}).items()
+    )
+    return Phase(module.replace("_", "-"), _HELP[module], _lazy_run(module), children=children)
 
 
 _HELP = {
@@ -39,9 +46,20 @@ _HELP = {
     "control_plane": "Write the kube-apiserver, kube-controller-manager and kube-scheduler manifests.",
     "wait_control_plane": "Wait until etcd, kube-apiserver, controller-manager and scheduler are healthy.",
     "upload_config": "Store the ClusterConfiguration and kubelet configuration in the cluster.",
+    "upload_certs": "Store the shared CA, front-proxy, service-account and etcd CA keys, encrypted (--upload-certs).",
     "mark_control_plane": "Label and taint this node as a control-plane node.",
     "bootstrap_token": "Create a bootstrap token, its RBAC rules and the signed cluster-info ConfigMap.",
-    "show_join_command": "Print the `kubeadm join` command for workers and how to use admin.conf.",
+    "addon": "Install the CoreDNS and kube-proxy addons through the API server (sub-phases coredns, kube-proxy).",
+    "pod_network": "Install the pod network chosen with --pod-network (flannel); nothing when it is none.",
+    "show_join_command": "Print the `kubeadm join` commands (workers, control planes) and how to use admin.conf.",
+}
+
+# phase module -> sub-phase name -> (function of that module, help); kubeadm's `addon/coredns`, `addon/kube-proxy`
+_CHILDREN = {
+    "addon": {
+        "coredns": ("run_coredns", "Install the CoreDNS addon: ConfigMap, Deployment, kube-dns Service, RBAC."),
+        "kube-proxy": ("run_kube_proxy", "Install the kube-proxy addon: ConfigMap, DaemonSet, RBAC."),
+    }
 }
 
 INIT = Workflow[InitData]("kbs init", [_lazy(name) for name in _HELP])
@@ -62,6 +80,21 @@ def prepare(cfg: KbsConfig, options: InitOptions, reporter: Reporter) -> InitDat
     root = dryrun.make_dir()
     reporter.line("dryrun", f"writing everything under {root} instead of the real directories")
     return InitData(cfg=dryrun.redirect(cfg, root), out=reporter, options=options, real_cfg=cfg, dry_run_dir=root)
+
+
+def sync_skipped_addons(cfg: KbsConfig, skipped: frozenset[str]) -> KbsConfig:
+    """kubeadm's manageSkippedAddons: skipping `addon` or a sub-phase marks that addon disabled in the configuration
+    (so the ClusterConfiguration uploaded says so, and `kubeadm upgrade` leaves it alone)."""
+    import dataclasses
+
+    from msgspec.structs import replace
+
+    cluster = cfg.cluster
+    if skipped & {"addon", "addon/coredns"} and not cluster.dns.disabled:
+        cluster = replace(cluster, dns=replace(cluster.dns, disabled=True))
+    if skipped & {"addon", "addon/kube-proxy"} and not cluster.proxy.disabled:
+        cluster = replace(cluster, proxy=replace(cluster.proxy, disabled=True))
+    return cfg if cluster is cfg.cluster else dataclasses.replace(cfg, cluster=cluster)
 
 
 def start_early_work(data: InitData, phases: Collection[str]) -> None:

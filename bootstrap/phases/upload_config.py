@@ -8,12 +8,11 @@ Role and RoleBinding that let bootstrapping and joined nodes read it, as kubeadm
 
 from __future__ import annotations
 
-import ipaddress
-
 import yaml
 
 from bootstrap import constants
 from bootstrap.kube.api import Obj
+from bootstrap.kube.coredns import cluster_dns
 from bootstrap.kube.token import DEFAULT_GROUP
 from bootstrap.phases.apply import ensure_all, group, role, role_binding
 from bootstrap.phases.context import InitData
@@ -29,12 +28,6 @@ NODES_GROUP = "system:nodes"
 def cluster_configuration_yaml(data: InitData) -> str:
     cluster = (data.real_cfg or data.cfg).documents()[1]
     return yaml.safe_dump(cluster, sort_keys=True)
-
-
-def cluster_dns(service_subnet: str) -> str:
-    """The 10th address of the (first) service range: kubeadm's kube-dns ClusterIP."""
-    network = ipaddress.ip_network(service_subnet.split(",", maxsplit=1)[0])
-    return str(network[10])
 
 
 def kubelet_configuration_yaml(data: InitData) -> str:

@@ -42,6 +42,11 @@ class Phase(Generic[D]):
     help: str  # one line, shown by `kbs init --help` and as the phase command's help
     run: Callable[[D], Outcome]
     example: str = ""  # extra flags worth showing in `kbs init phase <name> --help`
+    children: tuple[Phase[D], ...] = ()  # sub-phases (kubeadm's `addon/coredns`); `run` is then unused
+
+    def qualified(self) -> list[str]:
+        """This phase's name and its children's `parent/child` names, as --skip-phases accepts them."""
+        return [self.name, *(f"{self.name}/{child.name}" for child in self.children)]
 
 
 @dataclass
@@ -78,20 +83,32 @@ class Workflow(Generic[D]):
     def names(self) -> list[str]:
         return [p.name for p in self.phases]
 
+    def qualified_names(self) -> list[str]:
+        """Every phase and sub-phase name (`addon`, `addon/coredns`, ...), in order."""
+        return [name for p in self.phases for name in p.qualified()]
+
     def phase(self, name: str) -> Phase[D]:
+        """A phase by name, or a sub-phase by `parent/child`."""
+        parent, _, child = name.partition("/")
         for candidate in self.phases:
-            if candidate.name == name:
-                return candidate
-        raise ConfigError(f"{self.name} has no phase {name!r}", hint=f"phases, in order: {', '.join(self.names())}")
+            if candidate.name == parent:
+                if not child:
+                    return candidate
+                for sub in candidate.children:
+                    if sub.name == child:
+                        return Phase(name, sub.help, sub.run, sub.example)
+        raise ConfigError(
+            f"{self.name} has no phase {name!r}", hint=f"phases, in order: {', '.join(self.qualified_names())}"
+        )
 
     def check_skip(self, skip: Iterable[str]) -> frozenset[str]:
-        """The names in `skip` (comma lists allowed), each one a known phase; `all` is not accepted on purpose."""
+        """The names in `skip` (comma lists allowed), each a known phase or `parent/child`; `all` is refused."""
         wanted = frozenset(n.strip() for item in skip for n in item.split(",") if n.strip())
-        unknown = sorted(wanted - set(self.names()))
+        unknown = sorted(wanted - set(self.qualified_names()))
         if unknown:
             raise ConfigError(
                 f"--skip-phases: unknown phase {', '.join(unknown)}",
-                hint=f"phases, in order: {', '.join(self.names())}",
+                hint=f"phases, in order: {', '.join(self.qualified_names())}",
             )
         return wanted
 
@@ -115,7 +132,7 @@ class Workflow(Generic[D]):
                 continue
             start = clock()
             try:
-                run.outcome = phase.run(data)
+                run.outcome = self._run_one(phase, data, reporter, skip)
             except KbsError as exc:
                 run.seconds = clock() - start
                 run.error = exc
@@ -128,3 +145,21 @@ class Workflow(Generic[D]):
                 reporter.line(phase.name, f"stopping here; not run: {', '.join(rest)}")
                 break
         return result
+
+    @staticmethod
+    def _run_one(phase: Phase[D], data: D, reporter: Reporter, skip: frozenset[str]) -> Outcome:
+        """A phase, or its children in order (each skippable as `parent/child`), summed up into one Outcome."""
+        if not phase.children:
+            return phase.run(data)
+        summaries, changed = [], False
+        for child in phase.children:
+            name = f"{phase.name}/{child.name}"
+            if name in skip:
+                reporter.line(name, "skipped (--skip-phases)")
+                summaries.append(f"{child.name}: skipped")
+                continue
+            outcome = child.run(data)
+            reporter.line(name, outcome.summary)
+            summaries.append(f"{child.name}: {outcome.summary}")
+            changed = changed or outcome.changed
+        return Outcome("; ".join(summaries), changed=changed)

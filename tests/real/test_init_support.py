@@ -44,7 +44,7 @@ nodeRegistration:
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 certificatesDir: {root}/etc/kubernetes/pki
-etcd:
+{cluster_extra}etcd:
   local:
     dataDir: {root}/var/lib/etcd
 ---
@@ -176,11 +176,15 @@ def exclusive_ports(extra: tuple[int, ...] = ()) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def sandbox(testbed: TestBed) -> Iterator[Sandbox]:
-    """A temp root with the kbs config document in it; reset and removed at the end, whatever happened."""
+def sandbox(testbed: TestBed, endpoint: str | None = None) -> Iterator[Sandbox]:
+    """A temp root with the kbs config document in it; reset and removed at the end, whatever happened.
+
+    `endpoint`: the ClusterConfiguration's controlPlaneEndpoint (none by default).
+    """
     root = Path(tempfile.mkdtemp(prefix="kbs-e2e-init-"))
     config = root / "kbs.yaml"
-    config.write_text(CONFIG.format(root=root, node=NODE, port=20250, healthz=20248))
+    extra = f"controlPlaneEndpoint: {endpoint!r}\n" if endpoint else ""
+    config.write_text(CONFIG.format(root=root, node=NODE, port=20250, healthz=20248, cluster_extra=extra))
     box = Sandbox(root, config, testbed)
     try:
         yield box

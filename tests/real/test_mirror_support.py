@@ -145,7 +145,9 @@ def _control_plane(
     reconciler: Reconciler | None = None
     try:
         config = root / "kbs.yaml"
-        config.write_text(CONFIG.format(root=root, node=node, port=port, healthz=port - 2))  # not used in process
+        config.write_text(
+            CONFIG.format(root=root, node=node, port=port, healthz=port - 2, cluster_extra="")
+        )  # not used in process
         _kbs(config, "certs", "generate")
         _kbs(config, "render")
         k8s = root / "etc/kubernetes"

@@ -18,7 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -30,6 +30,7 @@ from docker.models.containers import Container
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "tests" / "testbed" / "testbed.sh"
 LABEL = "io.kbs.test-node"  # every container and network made here carries it, for clean-up
+CGROUP_PARENT = "kbs-node"  # nodes keep their runtime's cgroups under /sys/fs/cgroup/<hierarchy>/kbs-node/<node>
 
 Role = Literal["worker", "control-plane"]
 
@@ -100,10 +101,14 @@ class Node:
     container: Container
     address: str
 
+    @property
+    def id(self) -> str:
+        return str(self.container.id)
+
     def exec(self, *argv: str, check: bool = True, stdin: bytes | None = None, timeout: float = 120) -> str:
         """Runs a command in the node (like `docker exec -i`), returning its standard output."""
         result = subprocess.run(
-            ["docker", "exec", "-i", self.container.id, *argv],
+            ["docker", "exec", "-i", self.id, *argv],
             input=stdin,
             capture_output=True,
             timeout=timeout,
@@ -129,7 +134,7 @@ class Node:
 
     def _ready(self) -> bool:
         result = subprocess.run(
-            ["docker", "exec", self.container.id, "test", "-f", "/run/kbs-node/ready"], capture_output=True, check=False
+            ["docker", "exec", self.id, "test", "-f", "/run/kbs-node/ready"], capture_output=True, check=False
         )
         return result.returncode == 0
 
@@ -145,7 +150,8 @@ class NodeNetwork:
     def start(self, name: str, role: Role, *, mounts: Sequence[tuple[str, str]] = ()) -> Node:
         argv = [
             "docker", "run", "--detach", f"--name={self.name}-{name}", f"--hostname={name}", f"--network={self.name}",
-            f"--label={LABEL}={self.name}", *run_options(role, mounts), node_images()[role],
+            f"--label={LABEL}={self.name}", f"--env=KBS_NODE_CGROUP=/{CGROUP_PARENT}/{self.name}-{name}",
+            *run_options(role, mounts), node_images()[role],
         ]  # fmt: skip
         started = subprocess.run(argv, capture_output=True, text=True, check=False)
         if started.returncode != 0:
@@ -169,3 +175,21 @@ def node_network(client: docker.DockerClient, prefix: str = "kbs-test") -> Itera
         for container in client.containers.list(all=True, filters={"label": f"{LABEL}={name}"}):
             container.remove(force=True, v=True)
         network.remove()
+        remove_cgroups(name)
+
+
+def node_cgroups(network: str) -> list[Path]:
+    """The cgroup directories of the network's nodes, every hierarchy, deepest first."""
+    found = [p for p in Path("/sys/fs/cgroup").glob(f"*/{CGROUP_PARENT}/{network}-*/**") if p.is_dir()]
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_cgroups(network: str, timeout: float = 30) -> None:
+    """Removes the (by now empty) cgroups the network's nodes made; a cgroup whose last process is still exiting
+    refuses rmdir for a moment, hence the retries."""
+    deadline = time.monotonic() + timeout
+    while (left := node_cgroups(network)) and time.monotonic() < deadline:
+        for path in left:
+            with suppress(OSError):
+                path.rmdir()
+        time.sleep(0.1)

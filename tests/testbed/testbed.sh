@@ -145,7 +145,7 @@ EOF
 }
 
 # The node-side components (tests/testbed/components.toml). Prints "<name> <module> <version> <cgo> <dest>
-# <tags> <packages,...> <ldflags> <binary>" with "-" for what is empty, one line each, in the table's order.
+# <tags> <packages,...> <ldflags> <package=binary,...>" with "-" for what is empty, one line each, in the table's order.
 component_table() {
   python3 - "$HERE/components.toml" <<'PY'
 import sys, tomllib
@@ -154,7 +154,8 @@ with open(sys.argv[1], "rb") as f:
 for name, c in table.items():
     ld = c.get("ldflags", "").replace(" ", "\x1f")
     print(name, c["module"], c["version"], c["cgo"], c["dest"], c["tags"].replace(" ", ",") or "-",
-          ",".join(c["packages"]), ld or "-", c.get("binary", "-"))
+          ",".join(c["packages"]), ld or "-",
+          ",".join(f"{p}={n}" for p, n in c.get("binaries", {}).items()) or "-")
 PY
 }
 component_replaces() {
@@ -171,8 +172,8 @@ component_module_dir() { local row; row=$(component "$1"); set -- $row; printf '
 # Writes tests/testbed/modules/NAME-VERSION/go.mod for one component: a tool module requiring exactly its tag.
 write_component_gomod() {
   local row; row=$(component "$1"); [ -n "$row" ] || die "no component '$1' in components.toml"
-  local name module version _cgo _dest _tags pkgs _ld _binary
-  read -r name module version _cgo _dest _tags pkgs _ld _binary <<<"$row"
+  local name module version _cgo _dest _tags pkgs _ld _binaries
+  read -r name module version _cgo _dest _tags pkgs _ld _binaries <<<"$row"
   local dir; dir=$(component_module_dir "$name")
   mkdir -p "$dir"
   {
@@ -263,8 +264,8 @@ build_pause() {
 # build_component NAME: the binaries of one components.toml entry into bin-dir (or bin-dir/cni).
 build_component() {
   local row; row=$(component "$1")
-  local name module version cgo dest tags pkgs ld binary
-  read -r name module version cgo dest tags pkgs ld binary <<<"$row"
+  local name module version cgo dest tags pkgs ld binaries
+  read -r name module version cgo dest tags pkgs ld binaries <<<"$row"
   [ "$tags" = - ] && tags=""
   [ "$ld" = - ] && ld=""
   ld=${ld//$'\x1f'/ }
@@ -272,7 +273,7 @@ build_component() {
   [ -f "$mod/go.mod" ] || die "no wrapper module for $name: run 'tests/testbed/testbed.sh gomod-component $name' and commit it"
   local out; out=$(bin_dir "$(default_version)")/$dest
   out=${out%/.}
-  local stamp; stamp=$(echo "$ld $tags $cgo $pkgs" | stamp_of "$mod/go.mod" "$mod/go.sum" -)
+  local stamp; stamp=$(echo "$ld $tags $cgo $pkgs $binaries" | stamp_of "$mod/go.mod" "$mod/go.sum" -)
   if [ "$(cat "$out/.stamp-$name" 2>/dev/null)" = "$stamp" ]; then
     say "$name $version is up to date in $out"
     return
@@ -282,15 +283,18 @@ build_component() {
     pkg-config --exists libseccomp 2>/dev/null || apt_install libseccomp-dev pkg-config
   fi
   mkdir -p "$out"
-  local targets=() p
-  for p in ${pkgs//,/ }; do
-    if [ "$p" = . ]; then targets+=("$module"); else targets+=("$module/$p"); fi
-  done
-  say "building $name $version: ${targets[*]##*/}"
-  if [ "$binary" != - ]; then
-    (cd "$mod" && CGO_ENABLED=$cgo go build -trimpath -tags "$tags" -ldflags "$ld" -o "$out/$binary" "${targets[0]}")
-  else
+  say "building $name $version: ${pkgs//,/ }"
+  local p target bin
+  if [ "$binaries" = - ]; then  # one go build, each command named after its directory
+    local targets=()
+    for p in ${pkgs//,/ }; do targets+=("$module/$p"); done
     (cd "$mod" && CGO_ENABLED=$cgo go build -trimpath -tags "$tags" -ldflags "$ld" -o "$out/" "${targets[@]}")
+  else
+    for p in ${pkgs//,/ }; do
+      target=$module/$p; [ "$p" = . ] && target=$module
+      bin=$(tr ',' '\n' <<<"$binaries" | awk -F= -v p="$p" '$1 == p { print $2 }')
+      (cd "$mod" && CGO_ENABLED=$cgo go build -trimpath -tags "$tags" -ldflags "$ld" -o "$out/${bin:-${p##*/}}" "$target")
+    done
   fi
   echo "$stamp" >"$out/.stamp-$name"
 }
@@ -414,7 +418,7 @@ build_images() {
   build_image "$AGNHOST_REPO:$(agnhost_version)" agnhost.Dockerfile "$bin/agnhost" \
     "$porter/localhost.crt" "$porter/localhost.key"
   build_image "$REGISTRY/kube-proxy:$v" kube-proxy.Dockerfile "$bin/kube-proxy" "$bin/go-runner"
-  build_image "$(flannel_image)" flannel.Dockerfile "$bin/flanneld"
+  build_image "$(flannel_image)" flannel.Dockerfile "$bin/flanneld" "$bin/install-conf"
   build_image "$(flannel_cni_image)" flannel-cni-plugin.Dockerfile "$bin/cni/flannel"
   build_node_images
 }

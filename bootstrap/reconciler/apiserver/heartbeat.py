@@ -84,10 +84,10 @@ class Heartbeat:
                 if existing is None:
                     raise
         else:
-            labels = nodes.missing_labels(existing, facts)
-            if labels:
+            patch = nodes.takeover_patch(existing, facts)
+            if patch:
                 try:
-                    existing = self.api.patch_node(self.node_name, {"metadata": {"labels": labels}})
+                    existing = self.api.patch_node(self.node_name, patch)
                 except APIServerError as exc:
                     if unreachable(exc):
                         raise

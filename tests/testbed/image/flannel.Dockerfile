@@ -1,5 +1,6 @@
-# ghcr.io/flannel-io/flannel: /opt/bin/flanneld (ENTRYPOINT) with iptables and the shell tools that
-# kube-flannel.yml's install-cni init container uses (cp), on the test bed's Debian base.
+# ghcr.io/flannel-io/flannel, as flannel's images/Dockerfile makes it: /opt/bin/flanneld (ENTRYPOINT) and
+# /opt/bin/install-conf (kube-flannel.yml's install-cni init container), with iproute2, iptables and nftables,
+# on the test bed's Debian base instead of Alpine.
 FROM @BASE@
-COPY bin/flanneld /opt/bin/flanneld
+COPY bin/flanneld bin/install-conf /opt/bin/
 ENTRYPOINT ["/opt/bin/flanneld"]

@@ -48,8 +48,8 @@ def test_ignored_documents_are_noted_on_stderr(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n---\n"
-        "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
     )
     code, _, err = run("config", "print-defaults", "--config", str(path))
     assert code == 0
-    assert "note: " in err and "ignoring KubeProxyConfiguration" in err
+    assert "note: " in err and "ignoring KubeletConfiguration" in err

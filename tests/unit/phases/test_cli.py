@@ -61,7 +61,7 @@ def test_reconciler_none_stops_after_the_manifests(
     assert result.exit_code == 0, result.output
     assert "nothing on this node will run the manifests" in result.output
     assert "[wait-control-plane] --reconciler none" in result.output
-    assert "not run: upload-config, mark-control-plane" in result.output
+    assert "not run: upload-config, upload-certs, mark-control-plane" in result.output
     assert (tmp_path / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()
     again = CliRunner().invoke(cli, ["init", "--config", str(config)])
     assert "nothing changed" in again.output
@@ -103,3 +103,30 @@ def test_images_list_prints_exact_references_for_the_version_and_repository() ->
         "r.example/k8s/pause:3.10.2",
     ]
     assert images  # the module the command uses
+
+
+def test_addon_sub_phases_are_commands_and_run_alone_in_a_dry_run(config: Path) -> None:
+    listed = CliRunner().invoke(cli, ["init", "--help"]).output.split("Phases:")[1]
+    assert listed.index("bootstrap-token") < listed.index("addon/coredns") < listed.index("show-join-command")
+    sub = CliRunner().invoke(cli, ["init", "phase", "addon", "--help"]).output
+    assert "coredns" in sub and "kube-proxy" in sub and "all" in sub
+    result = CliRunner().invoke(cli, ["init", "phase", "addon", "kube-proxy", "--dry-run", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "would create DaemonSet kube-system/kube-proxy" in result.output
+    assert "Deployment kube-system/coredns" not in result.output
+    skipped = CliRunner().invoke(cli, ["init", "--config", str(config), "--skip-phases", "addon/nope"])
+    assert skipped.exit_code == 1 and "unknown phase addon/nope" in skipped.output
+
+
+def test_token_generate_prints_a_token_and_bad_arguments_fail_before_any_api_call(config: Path) -> None:
+    generated = CliRunner().invoke(cli, ["token", "generate"])
+    assert generated.exit_code == 0 and len(generated.output.strip()) == 23
+    for args, message in (
+        (["token", "create", "bad"], "is not of the form"),
+        (["token", "create", "--ttl", "-5m"], "must not be negative"),
+        (["token", "create", "--ttl", "soon"], "not a duration"),
+        (["token", "create", "--usages", "signing,x"], "usage x"),
+        (["token", "delete", "UPPER"], "neither a bootstrap token id"),
+    ):
+        result = CliRunner().invoke(cli, [*args, "--config", str(config)])
+        assert result.exit_code in (1, 2) and message in result.output, (args, result.output)

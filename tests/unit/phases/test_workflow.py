@@ -33,8 +33,11 @@ def test_init_phases_are_kubeadms_order_with_the_reconciler_started_first() -> N
         "control-plane",
         "wait-control-plane",
         "upload-config",
+        "upload-certs",
         "mark-control-plane",
         "bootstrap-token",
+        "addon",
+        "pod-network",  # kbs's own, after kubeadm's addons; does nothing unless --pod-network is given
         "show-join-command",
     ]
 
@@ -81,3 +84,26 @@ def test_only_runs_a_single_phase() -> None:
     calls: list[str] = []
     _flow(calls).run(None, Collect(), only="b")
     assert calls == ["b"]
+
+
+def test_sub_phases_run_in_order_and_each_is_skippable_as_parent_slash_child() -> None:
+    calls: list[str] = []
+
+    def make(name: str) -> Phase[None]:
+        def run(_: None) -> Outcome:
+            calls.append(name)
+            return Outcome(f"{name} done", changed=True)
+
+        return Phase(name, f"{name} help", run)
+
+    parent = Phase("addon", "help", make("unused").run, children=(make("coredns"), make("kube-proxy")))
+    flow = Workflow("test", [make("a"), parent])
+    out = Collect()
+    assert flow.qualified_names() == ["a", "addon", "addon/coredns", "addon/kube-proxy"]
+    result = flow.run(None, out, skip=flow.check_skip(["addon/coredns"]))
+    assert calls == ["a", "kube-proxy"] and result.changed
+    calls.clear()
+    flow.run(None, out, only="addon/kube-proxy")
+    assert calls == ["kube-proxy"]
+    with pytest.raises(ConfigError, match="unknown phase addon/nope"):
+        flow.check_skip(["addon/nope"])
