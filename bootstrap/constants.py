@@ -16,6 +16,10 @@ ETCD_DATA_DIR: Final = Path("/var/lib/etcd")
 KBS_RUN_DIR: Final = Path("/var/run/kbs")
 KBS_LOG_DIR: Final = Path("/var/log/kbs")
 KBS_STATE_DIR: Final = Path("/var/lib/kbs")
+ETCD_SNAPSHOT_DIR_NAME: Final = "etcd-snapshots"  # under the reconciler's stateDir (default /var/lib/kbs)
+ETCD_RESTORE_DIR_NAME: Final = "etcd-restore"  # under the stateDir: the restore journal and the parked manifest
+ETCD_SNAPSHOT_SCHEDULE: Final = "0 */12 * * *"  # k3s's --etcd-snapshot-schedule-cron default
+ETCD_SNAPSHOT_RETENTION: Final = 5  # k3s's --etcd-snapshot-retention default
 
 # --- file modes -----------------------------------------------------------------------------------------------
 KEY_MODE: Final = 0o600

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "ps": "bootstrap.cli.reconcile:ps",
     "logs": "bootstrap.cli.reconcile:logs",
     "status": "bootstrap.cli.status:status",
+    "etcd": "bootstrap.cli.etcd:etcd",
     "token": "bootstrap.cli.token:token",
     "reset": "bootstrap.cli.reset:reset",
 }
