@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import NODE, REPO, Sandbox, initialised, wait_until
+from tests.support.control_plane import NODE, REPO, Sandbox, initialised
+from tests.support.wait import wait_until
 
 
 @pytest.fixture(scope="module")
