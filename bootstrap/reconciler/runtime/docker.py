@@ -12,6 +12,7 @@ start and finish times do not change while its state does not, so an idle relist
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from docker.types import LogConfig
 from bootstrap.constants import CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, RECONCILER_LABEL
 from bootstrap.errors import RuntimeUnavailableError
 from bootstrap.reconciler.errors import ContainerGoneError, ImagePullError, RuntimeOperationError
-from bootstrap.reconciler.runtime import ContainerRecord, CreateSpec, ExecResult, RuntimeEvent
+from bootstrap.reconciler.runtime import ContainerRecord, CreateSpec, ExecResult, RuntimeEvent, privileged
 from bootstrap.reconciler.status import parse_time
 
 API_VERSION = "1.41"
@@ -87,6 +88,11 @@ class DockerRuntime:
         # runc fails to start a container with a negative OOM score where it may not set one; the kubelet has
         # the same problem in such sandboxes. Containers then keep the default score instead of failing.
         self.negative_oom_score = can_lower_oom_score() if local else True
+
+    @functools.cached_property
+    def privileged_mode(self) -> privileged.Privileged:
+        """How a privileged container is granted on this engine, found once (see runtime.privileged)."""
+        return privileged.detect(self._base_url)
 
     # --- plumbing -------------------------------------------------------------------------------------------
     @property
@@ -203,8 +209,16 @@ class DockerRuntime:
         ports: dict[int | str, Any] = {}
         for container_port, protocol, host_port, host_ip in spec.port_bindings:
             ports.setdefault(f"{container_port}/{protocol.lower()}", []).append((host_ip or "", host_port))
+        security: dict[str, Any] = {
+            "privileged": False,
+            "binds": [f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts],
+            "cap_add": list(spec.cap_add),
+            "security_opt": list(spec.security_opt),
+        }
+        if spec.privileged:
+            security = privileged.host_config(self.privileged_mode, devices=[], **security)
         host_config = api.create_host_config(
-            binds=[f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts] or None,
+            binds=security["binds"] or None,
             tmpfs=dict(spec.tmpfs) or None,
             network_mode=spec.network_mode,
             ipc_mode=spec.ipc_mode,
@@ -215,11 +229,13 @@ class DockerRuntime:
             dns_opt=list(spec.dns_options) or None,
             extra_hosts=list(spec.extra_hosts) or None,
             port_bindings=ports or None,
-            privileged=spec.privileged,
-            cap_add=list(spec.cap_add) or None,
+            privileged=security["privileged"],
+            cap_add=security["cap_add"] or None,
             cap_drop=list(spec.cap_drop) or None,
             read_only=spec.read_only_rootfs or None,
-            security_opt=list(spec.security_opt) or None,
+            security_opt=security["security_opt"] or None,
+            devices=security.get("devices") or None,
+            device_cgroup_rules=security.get("device_cgroup_rules") or None,
             group_add=list(spec.group_add) or None,
             cpu_shares=spec.cpu_shares,
             cpu_quota=spec.cpu_quota,
