@@ -84,6 +84,7 @@ class DockerRuntime:
         self._cache: dict[str, tuple[str, ContainerRecord]] = {}
         self._lock = threading.Lock()
         self._watch_stream: Any = None
+        self.unknown_capabilities: set[str] = set()  # capabilities this engine has no name for (runtime.privileged)
         local = base_url is None or base_url.startswith("unix://")
         # runc fails to start a container with a negative OOM score where it may not set one; the kubelet has
         # the same problem in such sandboxes. Containers then keep the default score instead of failing.
@@ -209,14 +210,17 @@ class DockerRuntime:
         ports: dict[int | str, Any] = {}
         for container_port, protocol, host_port, host_ip in spec.port_bindings:
             ports.setdefault(f"{container_port}/{protocol.lower()}", []).append((host_ip or "", host_port))
-        security: dict[str, Any] = {
-            "privileged": False,
-            "binds": [f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts],
-            "cap_add": list(spec.cap_add),
-            "security_opt": list(spec.security_opt),
-        }
-        if spec.privileged:
-            security = privileged.host_config(self.privileged_mode, devices=[], **security)
+        binds = [f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts]
+        security: dict[str, Any] = {"privileged": False, "binds": binds, "cap_add": list(spec.cap_add)}
+        security["security_opt"] = list(spec.security_opt)
+        if spec.privileged:  # Docker's privileged mode where the engine can grant it, else containerd's way
+            security = privileged.host_config(
+                self.privileged_mode,
+                binds=binds,
+                cap_add=list(spec.cap_add),
+                security_opt=list(spec.security_opt),
+                unknown=self.unknown_capabilities,
+            )
         host_config = api.create_host_config(
             binds=security["binds"] or None,
             tmpfs=dict(spec.tmpfs) or None,
@@ -248,9 +252,25 @@ class DockerRuntime:
                 type="json-file", config={"max-size": CONTAINER_LOG_MAX_SIZE, "max-file": CONTAINER_LOG_MAX_FILES}
             ),
         )
+        if security.get("unmasked"):
+            host_config.update(MaskedPaths=[], ReadonlyPaths=[])
         exposed = [(p, proto.lower()) for p, proto, _, _ in spec.port_bindings] or None
 
         def create(name: str) -> str:
+            while True:
+                try:
+                    return create_once(name)
+                except docker.errors.APIError as exc:
+                    # An engine older than the kernel rejects capabilities it has no name for (Docker 20.10:
+                    # CAP_BPF, CAP_PERFMON): it cannot grant them anyway, so ask again without them.
+                    unknown = privileged.unknown_capability(_explain(exc))
+                    caps = host_config.get("CapAdd") or []
+                    if not unknown or privileged.DOCKER_PREFIX + unknown not in caps:
+                        raise
+                    self.unknown_capabilities.add(unknown)
+                    host_config["CapAdd"] = [c for c in caps if c != privileged.DOCKER_PREFIX + unknown]
+
+        def create_once(name: str) -> str:
             created = api.create_container(
                 spec.image,
                 command=list(spec.cmd) if spec.cmd is not None else None,

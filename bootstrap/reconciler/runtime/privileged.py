@@ -9,19 +9,23 @@ apply caps: operation not permitted", while the kubelet with containerd runs the
 So the Docker runtime asks once which capabilities the engine holds: the CapEff of the process that listens on the
 engine's unix socket (the dockerd that will start the container). When that is the kernel's full set, Docker's own
 `privileged=True` is used, exactly what it always was. Otherwise privileged is spelled out: `cap_add` with exactly
-the engine's capabilities, every host device (as containerd lists them, plus the rule `a *:* rwm` for devices that
-appear later), `seccomp=unconfined`, `apparmor=unconfined`, `systempaths=unconfined` (no masked or read-only /proc
-paths), and the host's /sys bound read-write. For a remote engine (tcp://) the daemon's capabilities cannot be
-read, and Docker's `privileged=True` is used.
+the engine's capabilities (less any the engine has no name for: Docker 20.10 rejects CAP_BPF, CAP_PERFMON and
+CAP_CHECKPOINT_RESTORE as unknown, so each is dropped on the first such answer and remembered), every host device
+(as containerd lists them, plus the rule `a *:* rwm` for devices that appear later), `seccomp=unconfined`,
+`apparmor=unconfined`, empty MaskedPaths and ReadonlyPaths (the CLI's `systempaths=unconfined`), and the host's
+/sys bound read-write. For a remote engine (tcp://) the daemon's capabilities cannot be read: Docker's
+`privileged=True`. Not granted as containerd does: a writable /sys/fs/cgroup (Docker mounts it read-only).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # capability numbers -> names (include/uapi/linux/capability.h), the names Docker's cap_add accepts
 CAPABILITIES = (
@@ -69,7 +73,9 @@ CAPABILITIES = (
 )
 SKIPPED_DEVICE_DIRS = frozenset({"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"})  # as containerd
 ALL_DEVICES_RULE = "a *:* rwm"
-SECURITY_OPTS = ("seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined")
+DOCKER_PREFIX = "CAP_"
+_UNKNOWN = re.compile(r'unknown capability:? "?(?:CAP_)?([A-Z_]+)"?')
+SECURITY_OPTS = ("seccomp=unconfined", "apparmor=unconfined")
 
 
 @dataclass(frozen=True)
@@ -187,20 +193,34 @@ def host_devices(root: Path = Path("/dev")) -> Iterator[str]:
             yield str(entry)
 
 
+def unknown_capability(message: str) -> str | None:
+    """The capability an engine's "unknown capability" error names (without the CAP_ prefix), if it is one."""
+    found = _UNKNOWN.search(message)
+    return found.group(1) if found else None
+
+
 def host_config(
-    how: Privileged, *, binds: list[str], cap_add: list[str], security_opt: list[str], devices: list[str]
-) -> dict[str, object]:
-    """The create_host_config arguments for a privileged container (the unprivileged ones it replaces)."""
+    how: Privileged,
+    *,
+    binds: list[str],
+    cap_add: list[str],
+    security_opt: list[str],
+    unknown: Collection[str] = (),
+) -> dict[str, Any]:
+    """The create_host_config arguments for a privileged container (replacing the unprivileged ones).
+
+    `unknown`: capabilities the engine rejected by name before (it is older than the kernel), left out."""
     if how.native:
         return {"privileged": True, "binds": binds, "cap_add": cap_add, "security_opt": security_opt}
-    caps = sorted({*how.capabilities, *cap_add})
-    opts = [o for o in security_opt if o.split("=", 1)[0] not in ("seccomp", "apparmor", "systempaths")]
+    caps = sorted({*(DOCKER_PREFIX + c for c in how.capabilities if c not in unknown), *cap_add})
+    opts = [o for o in security_opt if o.split("=", 1)[0] not in ("seccomp", "apparmor")]
     sys_bound = any(b.split(":")[1:2] == ["/sys"] for b in binds)
     return {
         "privileged": False,
         "binds": binds if sys_bound else [*binds, "/sys:/sys:rw"],
         "cap_add": caps,
         "security_opt": [*opts, *SECURITY_OPTS],
-        "devices": [*devices, *(f"{d}:{d}:rwm" for d in host_devices())],
+        "devices": [f"{d}:{d}:rwm" for d in host_devices()],
         "device_cgroup_rules": [ALL_DEVICES_RULE],
+        "unmasked": True,  # HostConfig MaskedPaths = ReadonlyPaths = []: docker-py has no argument for them
     }
