@@ -235,7 +235,7 @@ class DockerRuntime:
             port_bindings=ports or None,
             privileged=security["privileged"],
             cap_add=security["cap_add"] or None,
-            cap_drop=list(spec.cap_drop) or None,
+            cap_drop=security.get("cap_drop", list(spec.cap_drop)) or None,
             read_only=spec.read_only_rootfs or None,
             security_opt=security["security_opt"] or None,
             devices=security.get("devices") or None,

@@ -212,13 +212,15 @@ def host_config(
     `unknown`: capabilities the engine rejected by name before (it is older than the kernel), left out."""
     if how.native:
         return {"privileged": True, "binds": binds, "cap_add": cap_add, "security_opt": security_opt}
-    caps = sorted({*(DOCKER_PREFIX + c for c in how.capabilities if c not in unknown), *cap_add})
+    # containerd ignores capabilities.add/drop for a privileged container: it has every capability there is
+    caps = sorted(DOCKER_PREFIX + c for c in how.capabilities if c not in unknown)
     opts = [o for o in security_opt if o.split("=", 1)[0] not in ("seccomp", "apparmor")]
     sys_bound = any(b.split(":")[1:2] == ["/sys"] for b in binds)
     return {
         "privileged": False,
         "binds": binds if sys_bound else [*binds, "/sys:/sys:rw"],
         "cap_add": caps,
+        "cap_drop": [],
         "security_opt": [*opts, *SECURITY_OPTS],
         "devices": [f"{d}:{d}:rwm" for d in host_devices()],
         "device_cgroup_rules": [ALL_DEVICES_RULE],

@@ -52,9 +52,14 @@ def test_without_the_engines_process_this_process_is_the_best_guess(tmp_path: Pa
 def test_host_config_spells_privileged_out_and_leaves_out_what_the_engine_cannot_name() -> None:
     how = privileged.Privileged(native=False, capabilities=("CHOWN", "SYS_ADMIN", "BPF"), missing=("SYS_RESOURCE",))
     config = privileged.host_config(
-        how, binds=["/a:/a:ro"], cap_add=[], security_opt=["seccomp=unconfined", "no-new-privileges"], unknown={"BPF"}
+        how,
+        binds=["/a:/a:ro"],
+        cap_add=["NET_ADMIN"],
+        security_opt=["seccomp=unconfined", "no-new-privileges"],
+        unknown={"BPF"},
     )
     assert config["privileged"] is False and config["cap_add"] == ["CAP_CHOWN", "CAP_SYS_ADMIN"]
+    assert config["cap_drop"] == []  # capabilities.add/drop mean nothing for a privileged container
     assert config["binds"] == ["/a:/a:ro", "/sys:/sys:rw"]
     assert config["security_opt"] == ["no-new-privileges", "seccomp=unconfined", "apparmor=unconfined"]
     assert config["device_cgroup_rules"] == ["a *:* rwm"] and config["unmasked"]
