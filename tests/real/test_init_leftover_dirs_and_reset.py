@@ -44,7 +44,7 @@ def box(testbed: TestBed, control_plane_lock: None) -> Iterator[Sandbox]:
 def _reconciler_containers() -> list[str]:
     client = docker.from_env()
     try:
-        return [c.name for c in client.containers.list(all=True, filters={"label": f"io.kbs.reconciler={NODE}"})]
+        return [str(c.name) for c in client.containers.list(all=True, filters={"label": f"io.kbs.reconciler={NODE}"})]
     finally:
         client.close()
 
