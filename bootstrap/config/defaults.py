@@ -96,10 +96,17 @@ def complete(
             ) from None
         registration.name = name
     else:
+        # kubeadm (GetHostname) trims the name and lower-cases it before validating it: `MyNode ` is `mynode`
+        name = registration.name.strip().lower()
         try:
-            check_dns_subdomain(registration.name)
+            if not name:
+                raise ValueError("an empty (all-blank) name is invalid")
+            check_dns_subdomain(name)
         except ValueError as exc:
             raise ConfigError(f"{origin(INIT_KIND, 'nodeRegistration.name')}: {exc}") from None
+        registration.name = name
+    # kubeadm (SetClusterDynamicDefaults) lower-cases apiServer.certSANs, so `Foo.Example.com` is `foo.example.com`
+    cluster.api_server.cert_sans = [san.lower() for san in cluster.api_server.cert_sans]
     if registration.taints is None:
         registration.taints = [Taint(key=constants.CONTROL_PLANE_LABEL, effect="NoSchedule")]
 

@@ -247,3 +247,23 @@ def test_no_default_route_means_an_explicit_advertise_address_is_needed(monkeypa
     with pytest.raises(ConfigError, match="loopback"):
         load_config(None)
     assert load_config(None, Overrides(advertise_address="192.0.2.7")).advertise_address == "192.0.2.7"
+
+
+def test_node_name_is_trimmed_and_lower_cased_and_cert_sans_lower_cased_like_kubeadm(
+    write_config: WriteConfig,
+) -> None:
+    cfg = load_config(
+        write_config(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  name: ' CP-1 '\n"
+            "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+            "apiServer:\n  certSANs: [API.Example.COM, '*.Apps.Example.com', 10.0.0.9]\n"
+        )
+    )
+    assert cfg.node_name == "cp-1"
+    assert cfg.cluster.api_server.cert_sans == ["api.example.com", "*.apps.example.com", "10.0.0.9"]
+    with pytest.raises(ConfigError, match=r"nodeRegistration\.name"):
+        load_config(
+            write_config(
+                "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  name: '  '\n"
+            )
+        )
