@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bootstrap import constants, versions
@@ -83,7 +83,21 @@ def complete(
             "way round), or advertise an address of the subnet's family",
         )
 
-    # node name
+    registration = init.node_registration
+    normalize_names(init, cluster, origin)
+    if registration.taints is None:
+        registration.taints = [Taint(key=constants.CONTROL_PLANE_LABEL, effect="NoSchedule")]
+
+    if cluster.etcd.local is None and cluster.etcd.external is None:
+        cluster.etcd.local = LocalEtcd()
+    if kbs.static_pod_path is None:
+        kbs.static_pod_path = kbs.kubernetes_dir / "manifests"
+
+    return KbsConfig(init=init, cluster=cluster, kbs=kbs, version=row, source=source, notes=tuple(notes))
+
+
+def normalize_names(init: InitConfiguration, cluster: ClusterConfiguration, origin: Callable[[str, str], str]) -> None:
+    """The node name and SANs as kubeadm v1.37.2 takes them: defaulted, trimmed, lower-cased where it does."""
     registration = init.node_registration
     if not registration.name:
         name = host.hostname()
@@ -107,12 +121,15 @@ def complete(
         registration.name = name
     # kubeadm (SetClusterDynamicDefaults) lower-cases apiServer.certSANs, so `Foo.Example.com` is `foo.example.com`
     cluster.api_server.cert_sans = [san.lower() for san in cluster.api_server.cert_sans]
-    if registration.taints is None:
-        registration.taints = [Taint(key=constants.CONTROL_PLANE_LABEL, effect="NoSchedule")]
-
-    if cluster.etcd.local is None and cluster.etcd.external is None:
-        cluster.etcd.local = LocalEtcd()
-    if kbs.static_pod_path is None:
-        kbs.static_pod_path = kbs.kubernetes_dir / "manifests"
-
-    return KbsConfig(init=init, cluster=cluster, kbs=kbs, version=row, source=source, notes=tuple(notes))
+    if cluster.etcd.local is not None:  # ... but not the etcd SANs: it refuses an upper-case name there
+        for key, sans in (
+            ("serverCertSANs", cluster.etcd.local.server_cert_sans),
+            ("peerCertSANs", cluster.etcd.local.peer_cert_sans),
+        ):
+            for san in sans:
+                if san != san.lower():
+                    raise ConfigError(
+                        f"{origin(CLUSTER_KIND, f'etcd.local.{key}')}: {san!r} is not a valid DNS name "
+                        "(lower-case letters, digits, '-' and '.')",
+                        hint=f"write it as {san.lower()!r}",
+                    )

@@ -219,7 +219,7 @@ def check_endpoint(value: str) -> str:
     if not value:
         return value
     host, _ = split_host_port(value)
-    if not (is_ip(host) or _DNS_SUBDOMAIN.match(host.lower())):
+    if not (is_ip(host) or _DNS_SUBDOMAIN.match(host)):  # kubeadm too refuses an upper-case host
         raise ValueError(f"{value!r}: {host!r} is neither an IP address nor a DNS name")
     return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -267,3 +268,16 @@ def test_node_name_is_trimmed_and_lower_cased_and_cert_sans_lower_cased_like_kub
                 "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  name: '  '\n"
             )
         )
+
+
+@pytest.mark.parametrize(
+    ("cluster", "field"),
+    [
+        ("controlPlaneEndpoint: CP.example.com:6443\n", "controlPlaneEndpoint"),
+        ("etcd:\n  local:\n    serverCertSANs: [Etcd.Example.com]\n", "etcd.local.serverCertSANs"),
+        ("etcd:\n  local:\n    peerCertSANs: [Peer.Example.com]\n", "etcd.local.peerCertSANs"),
+    ],
+)
+def test_upper_case_names_kubeadm_refuses_are_refused(write_config: WriteConfig, cluster: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(field)):
+        load_config(write_config("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n" + cluster))
