@@ -36,6 +36,7 @@ def complete(
     where: Mapping[str, str],
 ) -> KbsConfig:
     notes = list(notes)
+    fill_empty(cluster)
 
     def origin(kind: str, path: str) -> str:
         return flags.get(path) or f"{where.get(kind, kind)}: {path}"
@@ -133,3 +134,14 @@ def normalize_names(init: InitConfiguration, cluster: ClusterConfiguration, orig
                         "(lower-case letters, digits, '-' and '.')",
                         hint=f"write it as {san.lower()!r}",
                     )
+
+
+def fill_empty(cluster: ClusterConfiguration) -> None:
+    """kubeadm (SetDefaults_ClusterConfiguration) treats an empty string like a missing field."""
+    cluster.image_repository = cluster.image_repository or constants.DEFAULT_IMAGE_REPOSITORY
+    cluster.certificates_dir = cluster.certificates_dir or str(constants.CERTIFICATES_DIR)
+    cluster.cluster_name = cluster.cluster_name or constants.DEFAULT_CLUSTER_NAME
+    cluster.networking.service_subnet = cluster.networking.service_subnet or constants.DEFAULT_SERVICE_SUBNET
+    cluster.networking.dns_domain = cluster.networking.dns_domain or constants.DEFAULT_DNS_DOMAIN
+    if cluster.etcd.local is not None:
+        cluster.etcd.local.data_dir = cluster.etcd.local.data_dir or str(constants.ETCD_DATA_DIR)

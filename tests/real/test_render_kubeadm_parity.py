@@ -102,6 +102,13 @@ SCENARIOS: dict[str, tuple[str | None, str, dict[str, str]]] = {
         {},
     ),
     "timeouts": ("timeouts:\n  controlPlaneComponentHealthCheck: 95s\n", "", {}),
+    # kubeadm takes an empty string for its default (SetDefaults_ClusterConfiguration)
+    "empty-strings": (
+        "",
+        "imageRepository: ''\nclusterName: ''\nnetworking:\n  serviceSubnet: ''\n  dnsDomain: ''\n"
+        "etcd:\n  local:\n    dataDir: ''\n",
+        {},
+    ),
     # kubeadm trims and lower-cases the node name (GetHostname) and lower-cases apiServer.certSANs
     "normalized-names": (
         "nodeRegistration:\n  name: ' Parity-Node '\n",
