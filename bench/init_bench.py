@@ -36,7 +36,7 @@ import installed
 from bootstrap.config import load_config
 from bootstrap.phases import health
 from tests.real.conftest import CONTROL_PLANE_LOCK
-from tests.real.test_init_support import CONFIG, exclusive_ports
+from tests.support.control_plane import CONFIG, exclusive_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASE_LINE = re.compile(r"^\[([a-z-]+)\] .*\((\d+\.\d+)s\)$")

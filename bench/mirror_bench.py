@@ -3,7 +3,7 @@ container restart in the mirror's restartCount, a deleted mirror coming back. No
 
     .venv/bin/python bench/mirror_bench.py --rounds 8 --pods 10
 
-One control plane (test bed, sandboxed, tests/real/test_mirror_support.py) run by an in-process reconciler with
+One control plane (test bed, sandboxed, tests/support/mirror_plane.py) run by an in-process reconciler with
 its publisher; it takes the control-plane lock like the real tests. Three measurements:
 
 cold      the publisher is stopped, every mirror deleted, kube-apiserver's manifest moved out (the reconciler stops
@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from bootstrap.reconciler.apiserver.publisher import Publisher  # noqa: E402
 from tests.real.conftest import CONTROL_PLANE_LOCK, TESTBED, TestBed  # noqa: E402
-from tests.real.test_init_support import wait_until  # noqa: E402
-from tests.real.test_mirror_support import Plane, control_plane  # noqa: E402
+from tests.support.mirror_plane import Plane, control_plane  # noqa: E402
+from tests.support.wait import wait_until  # noqa: E402
 
 NODE = "kbs-mirror-bench"
 PORT = 21251

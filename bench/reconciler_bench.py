@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bootstrap.reconciler.runtime import ContainerRecord
 from bootstrap.reconciler.runtime.docker import DockerRuntime
 from bootstrap.reconciler.settings import Settings
-from bootstrap.reconciler.testing import remove_instance_containers, running, wait_for
+from tests.support.reconciler import remove_instance_containers, running
+from tests.support.wait import wait_until
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 ETCD = "registry.k8s.io/etcd:3.7.0-0"
@@ -95,7 +96,7 @@ def latency(runs: int) -> dict[str, list[float]]:
                         r for r in runtime.list() if r.pod_name == pod_name and r.container_name == "c" and r.running
                     ]
 
-                first = wait_for(started, 60, "start", interval=0.02)[0]
+                first = wait_until("start", started, timeout=60, interval=0.02)[0]
                 out["write_to_running"].append(first.started_at.timestamp() - t0)  # type: ignore[union-attr]
                 sandbox = next(r for r in runtime.list(first.pod_uid) if r.is_sandbox and r.running)
                 base = f"http://{sandbox.ip}:8080"
@@ -104,14 +105,14 @@ def latency(runs: int) -> dict[str, list[float]]:
                     with urllib.request.urlopen(f"{base}/hostname", timeout=1):
                         return True
 
-                wait_for(answers, 30, "netexec answering")
+                wait_until("netexec answering", answers, timeout=30, interval=0.1)
                 with contextlib.suppress(OSError):  # the server exits while answering
                     urllib.request.urlopen(f"{base}/exit?code=1", timeout=2)
 
                 def restarted(uid: str = first.pod_uid) -> list[ContainerRecord]:
                     return [r for r in runtime.list(uid) if not r.is_sandbox and r.running and r.attempt == 1]
 
-                second = wait_for(restarted, 60, "restart", interval=0.02)[0]
+                second = wait_until("restart", restarted, timeout=60, interval=0.02)[0]
                 dead = runtime.inspect(first.id)
                 out["exit_to_restart"].append(second.started_at.timestamp() - dead.finished_at.timestamp())  # type: ignore[union-attr]
                 (root / "m" / f"{name}.yaml").unlink()
@@ -214,10 +215,10 @@ def footprint(idle: float) -> dict[str, float]:
     try:
         from bootstrap.reconciler.status import read_statuses
 
-        wait_for(
-            lambda: len([s for s in read_statuses(root / "s") if s.phase == "Running"]) == 4,
-            120,
+        wait_until(
             "4 pods",
+            lambda: len([s for s in read_statuses(root / "s") if s.phase == "Running"]) == 4,
+            timeout=120,
             interval=0.5,
         )
         time.sleep(30)  # startup probes done, everything steady
@@ -259,10 +260,10 @@ def scale(count: int) -> dict[str, float]:
             began = time.monotonic()
             for file in staging.iterdir():
                 file.rename(root / "m" / file.name)
-            wait_for(
-                lambda: len([r for r in runtime.list() if r.running and not r.is_sandbox]) >= count,
-                600,
+            wait_until(
                 "all",
+                lambda: len([r for r in runtime.list() if r.running and not r.is_sandbox]) >= count,
+                timeout=600,
                 interval=0.2,
             )
             converge = time.monotonic() - began

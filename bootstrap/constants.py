@@ -16,6 +16,10 @@ ETCD_DATA_DIR: Final = Path("/var/lib/etcd")
 KBS_RUN_DIR: Final = Path("/var/run/kbs")
 KBS_LOG_DIR: Final = Path("/var/log/kbs")
 KBS_STATE_DIR: Final = Path("/var/lib/kbs")
+ETCD_SNAPSHOT_DIR_NAME: Final = "etcd-snapshots"  # under the reconciler's stateDir (default /var/lib/kbs)
+ETCD_RESTORE_DIR_NAME: Final = "etcd-restore"  # under the stateDir: the restore journal and the parked manifest
+ETCD_SNAPSHOT_SCHEDULE: Final = "0 */12 * * *"  # k3s's --etcd-snapshot-schedule-cron default
+ETCD_SNAPSHOT_RETENTION: Final = 5  # k3s's --etcd-snapshot-retention default
 
 # --- file modes -----------------------------------------------------------------------------------------------
 KEY_MODE: Final = 0o600
@@ -102,6 +106,17 @@ RECONCILER_SERVING_CERT: Final = "serving.crt"
 RECONCILER_SERVING_KEY: Final = "serving.key"
 NODE_MAX_PODS: Final = 110  # the kubelet's default maxPods, advertised as the Node's pod capacity
 STATIC_PODS_ONLY_LABEL: Final = "kbs.dev/static-pods-only"  # on the Node: pods from the API server do not run here
+# ... and as a NoSchedule taint the reconciler registers its Node with (the kubelet's --register-with-taints), so
+# workloads that tolerate the control-plane taint (CoreDNS) are not bound to a node that will never run them.
+STATIC_PODS_ONLY_TAINT: Final = {"key": STATIC_PODS_ONLY_LABEL, "value": "true", "effect": "NoSchedule"}
+# DaemonSets tolerate every taint; the ones kbs creates (kube-proxy, flannel) skip such nodes by this affinity.
+NOT_STATIC_PODS_ONLY_AFFINITY: Final = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": STATIC_PODS_ONLY_LABEL, "operator": "DoesNotExist"}]}]
+        }
+    }
+}
 
 # --- addons (kubeadm's `addon` phase: cmd/kubeadm/app/phases/addons and its constants) ------------------------
 COREDNS: Final = "coredns"  # Deployment, ConfigMap, ServiceAccount and image name

@@ -56,6 +56,20 @@ def _load() -> tuple[str, dict[str, KubernetesVersion]]:
     return table["default"], rows
 
 
+@dataclass(frozen=True)
+class PodNetworkImages:
+    image: str
+    cni_plugin_image: str
+
+
+@functools.cache
+def pod_network(name: str) -> PodNetworkImages:
+    """The images of a pod network kbs can install (versions.toml's [pod_networks.NAME])."""
+    with _TABLE.open("rb") as handle:
+        row = tomllib.load(handle)["pod_networks"][name]
+    return PodNetworkImages(row["image"], row["cni_plugin_image"])
+
+
 def default() -> KubernetesVersion:
     name, rows = _load()
     return rows[name]

@@ -29,7 +29,26 @@ def certs() -> None:
       sudo kbs certs generate                      the whole tree and the five kubeconfig files
       sudo kbs certs check-expiration -o yaml      when each certificate expires
       sudo kbs certs renew all                     new validity for every leaf and kubeconfig
+      kbs certs certificate-key                    a key for `kbs init --upload-certs --certificate-key`
     """
+
+
+@certs.command("certificate-key")
+def certificate_key() -> None:
+    """Print a new random certificate key (32 bytes, 64 hex characters), as `kubeadm certs certificate-key`.
+
+    It encrypts the certificates `kbs init --upload-certs` stores in kube-system/kubeadm-certs; a control plane
+    joining with `--certificate-key` decrypts them. `kbs init --upload-certs` without a key makes and prints one.
+    Keep it secret: with a bootstrap token it gives the cluster's CA keys.
+
+    \b
+    Examples:
+      KEY=$(kbs certs certificate-key)
+      sudo kbs init --upload-certs --certificate-key "$KEY"
+    """
+    from bootstrap.kube.copycerts import generate_key
+
+    click.echo(generate_key())
 
 
 @certs.command()

@@ -56,7 +56,50 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _options(dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: int | None, adopt: bool) -> Any:
+def _check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from bootstrap.errors import ConfigError
+    from bootstrap.kube.copycerts import parse_key
+
+    try:
+        parse_key(value)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc.message.split(': ', 1)[1]} ({exc.hint})") from None
+    return value
+
+
+UPLOAD_PHASES = ("upload-certs", "show-join-command")  # the phase commands that take the upload flags
+
+
+def _upload_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--skip-certificate-key-print", is_flag=True, help="Do not print the certificate key (it is still used)."
+    )(func)
+    func = click.option(
+        "--certificate-key",
+        metavar="HEX",
+        callback=_check_key,
+        help="Key (64 hex characters) encrypting the uploaded certificates; default: certificateKey, else a new one.",
+    )(func)
+    func = click.option(
+        "--upload-certs",
+        is_flag=True,
+        help="Store the shared certificates, encrypted, in kube-system/kubeadm-certs for control planes to join.",
+    )(func)
+    return func
+
+
+def _options(
+    *,
+    dry_run: bool,
+    ignore_preflight_errors: tuple[str, ...],
+    timeout: int | None,
+    adopt: bool,
+    upload_certs: bool = False,
+    certificate_key: str | None = None,
+    skip_certificate_key_print: bool = False,
+) -> Any:
     from bootstrap.phases.context import InitOptions
 
     names = frozenset(n.strip().lower() for item in ignore_preflight_errors for n in item.split(",") if n.strip())
@@ -66,6 +109,9 @@ def _options(dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: i
         adopt=adopt,
         wait_timeout=timedelta(seconds=timeout) if timeout else None,
         interactive=sys.stdout.isatty(),
+        upload_certs=upload_certs,
+        certificate_key=certificate_key,
+        skip_certificate_key_print=skip_certificate_key_print,
     )
 
 
@@ -112,19 +158,22 @@ def _print_dry_run(data: InitData) -> None:
 
 
 def _phase_command(name: str, help_text: str, command_name: str | None = None) -> click.Command:
-    def callback(
-        *, cfg: KbsConfig, dry_run: bool, ignore_preflight_errors: tuple[str, ...], timeout: int | None, adopt: bool
-    ) -> None:
-        _run(cfg, _options(dry_run, ignore_preflight_errors, timeout, adopt), only=name)
+    def callback(*, cfg: KbsConfig, **flags: Any) -> None:
+        _run(cfg, _options(**flags), only=name)
 
+    shown = name.replace("/", " ")
+    extra = " --upload-certs" if name in UPLOAD_PHASES else ""
     callback.__doc__ = f"""{help_text}
 
     \b
     Examples:
-      sudo kbs init phase {name.replace("/", " ")}
-      kbs init phase {name.replace("/", " ")} --dry-run
+      sudo kbs init phase {shown}{extra}
+      kbs init phase {shown}{extra} --dry-run
     """
-    return click.command(command_name or name, help=callback.__doc__)(with_config(_run_options(callback)))
+    command = _run_options(callback)
+    if name in UPLOAD_PHASES:
+        command = _upload_options(command)
+    return click.command(command_name or name, help=callback.__doc__)(with_config(command))
 
 
 class _OrderedGroup(click.Group):
@@ -172,18 +221,10 @@ def _phase_list() -> str:
 @click.group(name="init", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @with_config
 @_run_options
+@_upload_options
 @click.option("--skip-phases", multiple=True, metavar="NAMES", help="Phases to skip, comma-separated.")
 @click.pass_context
-def init(
-    ctx: click.Context,
-    *,
-    cfg: KbsConfig,
-    dry_run: bool,
-    ignore_preflight_errors: tuple[str, ...],
-    timeout: int | None,
-    adopt: bool,
-    skip_phases: tuple[str, ...],
-) -> None:
+def init(ctx: click.Context, /, *, cfg: KbsConfig, skip_phases: tuple[str, ...], **flags: Any) -> None:
     """Bring up a control plane on this node: PKI, kubeconfigs, manifests, reconciler, health, join command.
 
     Safe to run again: a second run converges, and on a healthy node changes nothing.
@@ -194,11 +235,12 @@ def init(
       sudo kbs init --dry-run
       sudo kbs init --config kbs.yaml --skip-phases bootstrap-token,show-join-command
       sudo kbs init --reconciler kubelet      # an installed kubelet runs the manifests
+      sudo kbs init --control-plane-endpoint cp.example:6443 --upload-certs   # for more control planes
       sudo kbs init phase certs               # one phase only (kbs init phase --help lists them)
     """
     if ctx.invoked_subcommand is not None:
         return
-    _run(cfg, _options(dry_run, ignore_preflight_errors, timeout, adopt), skip=skip_phases)
+    _run(cfg, _options(**flags), skip=skip_phases)
 
 
 _register_phases()

@@ -19,6 +19,7 @@ from bootstrap.errors import KbsError
 # command name -> "module:attribute" of its click command; kept in the order `kbs --help` lists them.
 COMMANDS: dict[str, str] = {
     "init": "bootstrap.cli.init:init",
+    "join": "bootstrap.cli.join:join",
     "render": "bootstrap.cli.render:render",
     "config": "bootstrap.cli.config:config",
     "certs": "bootstrap.cli.certs:certs",
@@ -28,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "ps": "bootstrap.cli.reconcile:ps",
     "logs": "bootstrap.cli.reconcile:logs",
     "status": "bootstrap.cli.status:status",
+    "etcd": "bootstrap.cli.etcd:etcd",
     "token": "bootstrap.cli.token:token",
     "reset": "bootstrap.cli.reset:reset",
 }

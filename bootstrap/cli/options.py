@@ -54,6 +54,10 @@ _FLAGS: dict[str, _Flag] = {
     "reconciler_mode": _Flag(
         "Who runs the static pods: bundled, kubelet or none.", type=click.Choice(["bundled", "kubelet", "none"])
     ),
+    "pod_network": _Flag(
+        "Pod network `kbs init` installs after the addons: flannel, or none (the default, as kubeadm).",
+        type=click.Choice(["none", "flannel"]),
+    ),
 }
 
 

@@ -176,11 +176,13 @@ def reconcile(log_format: str, verbose: bool, **kwargs: Any) -> None:
     """
     import logging
 
+    from bootstrap.etcd.schedule import start_from_config
     from bootstrap.reconciler.logfmt import setup_logging
     from bootstrap.reconciler.manager import Reconciler
 
     settings = _settings(kwargs)
     setup_logging(log_format, logging.DEBUG if verbose else logging.INFO)
+    start_from_config(kwargs.get("config_file"))  # scheduled etcd snapshots: a daemon thread beside the reconciler
     Reconciler(settings).run_forever()
 
 

@@ -56,6 +56,10 @@ def status(*, cfg: KbsConfig, output: str) -> None:
                     click.echo(f"  {cert.name} expires in {cert.days_left}d ({cert.expires}): `kbs certs renew`")
         else:
             click.echo(f"certificates: none in {cfg.cert_dir}")
+        from bootstrap.etcd.schedule import summary
+
+        if snapshots := summary(cfg):
+            click.echo(snapshots)
         for problem in result.problems:
             click.echo(f"problem: {problem}", err=True)
     if not result.healthy:

@@ -17,7 +17,7 @@ from bootstrap import constants, versions
 from bootstrap.config import host
 from bootstrap.config.effective import KbsConfig
 from bootstrap.config.kbs import KbsConfiguration
-from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND
+from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND, KBS_KIND
 from bootstrap.config.kubeadm import ClusterConfiguration, InitConfiguration, LocalEtcd, Taint
 from bootstrap.config.types import check_dns_subdomain
 from bootstrap.errors import ConfigError
@@ -83,6 +83,16 @@ def complete(
             hint=f"list an IPv{advertised.version} service subnet first (dual stack: 'v4-cidr,v6-cidr' or the other "
             "way round), or advertise an address of the subnet's family",
         )
+
+    # a pod network kbs installs needs a range to hand out (flannel: IPv4)
+    if kbs.pod_network != "none":
+        subnets = [ipaddress.ip_network(c.strip()) for c in cluster.networking.pod_subnet.split(",") if c.strip()]
+        if not any(n.version == 4 for n in subnets):
+            raise ConfigError(
+                f"{origin(KBS_KIND, 'podNetwork')}: {kbs.pod_network} needs an IPv4 networking.podSubnet, "
+                f"got {cluster.networking.pod_subnet or 'none'}",
+                hint="pass --pod-network-cidr 10.244.0.0/16 (flannel's default) or set networking.podSubnet",
+            )
 
     registration = init.node_registration
     normalize_names(init, cluster, origin)

@@ -118,6 +118,10 @@ class KbsConfig:
     def etcd_data_dir(self) -> Path:
         return Path((self.cluster.etcd.local or LocalEtcd()).data_dir)
 
+    @property
+    def etcd_snapshot_dir(self) -> Path:
+        return self.kbs.etcd_snapshots.dir or self.kbs.reconciler.state_dir / constants.ETCD_SNAPSHOT_DIR_NAME
+
     def kubeconfig(self, name: str) -> Path:
         """`name` is one of the constants.*_KUBECONFIG file names."""
         return self.kubernetes_dir / name

@@ -23,6 +23,10 @@ _PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
 _EXPECTED = re.compile(r"^Expected `(?P<want>[^`]*)`(?P<rest>.*?)(?:, got `(?P<got>[^`]*)`)?$")
+_SECRET_FIELDS = {  # field name -> hint; their values are left out of messages
+    "certificateKey": "64 hex characters; make one with `kbs certs certificate-key`",
+    "token": "[a-z0-9]{6}.[a-z0-9]{16}; make one with `kubeadm token generate`",
+}
 _NAMES = {"array": "a list", "object": "a mapping", "str": "a string", "int": "an integer", "bool": "true or false"}
 
 
@@ -58,6 +62,9 @@ def translate(
         detail = "required field is missing"
     else:
         given = _value_at(data, loc)
+        if loc and loc[-1] in _SECRET_FIELDS:
+            given = None  # a secret, even a mistyped one, never reaches the output
+            hint = _SECRET_FIELDS[str(loc[-1])]
         detail = _detail(msg, given, _field_type(model, loc))
         if isinstance(given, Mapping) and loc and str(loc[-1]).startswith("extra"):
             detail = "expected a list of {name: ..., value: ...} items (kubeadm v1beta4), got a mapping"

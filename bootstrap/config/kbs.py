@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+import msgspec
 from msgspec import field
 
 from bootstrap import constants
@@ -17,6 +18,7 @@ from bootstrap.config.kinds import KBS_API_VERSION, KBS_KIND
 from bootstrap.config.types import Document, Duration, Port
 
 ReconcilerMode = Literal["bundled", "kubelet", "none"]
+PodNetwork = Literal["none", "flannel"]
 
 
 class Reconciler(Document):
@@ -36,9 +38,27 @@ class Reconciler(Document):
     wait_timeout: Duration = timedelta(minutes=4)  # how long `kbs init` waits for the control plane to be healthy
 
 
+class EtcdSnapshots(Document):
+    """Snapshots of the local etcd (`kbs etcd snapshot`), k3s's defaults: every 12 hours, keep 5 scheduled ones.
+
+    The directory defaults to `<reconciler.stateDir>/etcd-snapshots` (/var/lib/kbs/etcd-snapshots): outside the
+    etcd data directory, which a restore moves aside, and outside /etc/kubernetes, which holds configuration.
+    """
+
+    dir: Path | None = None
+    schedule_cron: str = constants.ETCD_SNAPSHOT_SCHEDULE
+    retention: Annotated[int, msgspec.Meta(ge=1)] = (
+        constants.ETCD_SNAPSHOT_RETENTION
+    )  # scheduled snapshots kept; on-demand ones are never pruned
+    disable_scheduled: bool = False
+
+
 class KbsConfiguration(Document):
     api_version: Literal["kbs.dev/v1alpha1"] = KBS_API_VERSION
     kind: Literal["KbsConfiguration"] = KBS_KIND
     kubernetes_dir: Path = constants.KUBERNETES_DIR
     static_pod_path: Path | None = None  # default: <kubernetesDir>/manifests
     reconciler: Reconciler = field(default_factory=Reconciler)
+    # The pod network `kbs init` applies after the addons; "none", like kubeadm, leaves the choice to the operator.
+    pod_network: PodNetwork = "none"
+    etcd_snapshots: EtcdSnapshots = field(default_factory=EtcdSnapshots)

@@ -31,6 +31,7 @@ class Overrides:
     kubernetes_dir: str | None = None
     static_pod_path: str | None = None
     reconciler_mode: str | None = None
+    pod_network: str | None = None
 
     def given(self) -> dict[str, object]:
         """The overrides that were set, by field name."""
@@ -61,4 +62,5 @@ OVERRIDE_TARGETS: Final[dict[str, Target]] = {
     "kubernetes_dir": Target("--kubernetes-dir", KBS_KIND, ("kubernetesDir",)),
     "static_pod_path": Target("--static-pod-path", KBS_KIND, ("staticPodPath",)),
     "reconciler_mode": Target("--reconciler", KBS_KIND, ("reconciler", "mode")),
+    "pod_network": Target("--pod-network", KBS_KIND, ("podNetwork",)),
 }

@@ -78,20 +78,27 @@ def contains(current: Any, desired: Any) -> bool:
 class LightkubeAPI:
     """`KubeAPI` over lightkube, authenticated by a kubeconfig file (normally admin.conf)."""
 
-    def __init__(self, kubeconfig: Path, timeout: float = 30.0, transport: Any = None) -> None:
+    def __init__(
+        self, kubeconfig: Path | Mapping[str, Any], timeout: float = 30.0, transport: Any = None, *, who: str = ""
+    ) -> None:
+        """`kubeconfig` is a file, or a kubeconfig document in memory (credentials that must not touch the disk,
+        like a bootstrap token's); `who` names those credentials in messages."""
         import httpx2
         import lightkube
 
         try:
-            config = lightkube.KubeConfig.from_file(kubeconfig)
+            if isinstance(kubeconfig, Mapping):
+                config = lightkube.KubeConfig.from_dict(dict(kubeconfig))
+            else:
+                config = lightkube.KubeConfig.from_file(kubeconfig)
         except (OSError, lightkube.ConfigError) as exc:
             raise APIServerError(
-                f"cannot read kubeconfig {kubeconfig}: {exc}", hint="run `kbs init phase kubeconfig` first"
+                f"cannot read kubeconfig {who or kubeconfig}: {exc}", hint="run `kbs init phase kubeconfig` first"
             ) from exc
         self._client = lightkube.Client(
             config, timeout=httpx2.Timeout(timeout), field_manager=FIELD_MANAGER, trust_env=False, transport=transport
         )
-        self._kubeconfig = kubeconfig
+        self._kubeconfig = who or str(kubeconfig)
 
     @staticmethod
     def _resource(api_version: str, kind: str) -> Any:
@@ -110,6 +117,7 @@ class LightkubeAPI:
                 f"the API server refused to {what}: {exc.status.message} (HTTP {exc.status.code})",
                 hint=f"check the API server with `kbs status` (credentials: {self._kubeconfig})",
                 status=exc.status.code,
+                reason=str(exc.status.reason or ""),
             ) from exc
         except httpx2.HTTPError as exc:
             raise APIServerError(

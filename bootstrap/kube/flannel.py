@@ -5,7 +5,9 @@ CRDs, with a vxlan backend that works on any network the nodes share. The object
 Documentation/kube-flannel.yml field for field (namespace kube-flannel with the privileged Pod Security level,
 RBAC for the subnet manager, the kube-flannel-cfg ConfigMap with the CNI and network configuration, the
 kube-flannel-ds DaemonSet with its two init containers); what kbs sets is the network (the ClusterConfiguration's
-IPv4 podSubnet), the backend and the images. Like the addons these are plain data, applied by server-side apply.
+IPv4 podSubnet), the backend and the images. Two differences: the CNI configuration's spec version is 0.3.1
+(CNI_VERSION says why), and the DaemonSet skips nodes that run static pods only (kbs's reconciler). Like the
+addons these are plain data, applied by server-side apply.
 
 flannel needs the API server through the `kubernetes` Service, so it runs once kube-proxy does.
 """
@@ -16,6 +18,7 @@ import ipaddress
 import json
 from typing import Any
 
+from bootstrap import constants
 from bootstrap.kube.api import Obj
 
 NAMESPACE = "kube-flannel"
@@ -36,10 +39,16 @@ def network(pod_subnet: str) -> str:
     raise ValueError(f"flannel needs an IPv4 podSubnet, got {pod_subnet!r}")
 
 
+# kube-flannel.yml says "1.0.0"; kbs says 0.3.1, a spec version every flannel CNI plugin speaks. The test bed's
+# plugin is built from its last release the module proxy serves (v0.9.1, which stops at 0.4.0: components.toml
+# says why), and for a flannel + portmap chain the two spec versions behave the same.
+CNI_VERSION = "0.3.1"
+
+
 def cni_conf() -> str:
     conf = {
         "name": "cbr0",
-        "cniVersion": "1.0.0",
+        "cniVersion": CNI_VERSION,
         "plugins": [
             {"type": "flannel", "delegate": {"hairpinMode": True, "isDefaultGateway": True}},
             {"type": "portmap", "capabilities": {"portMappings": True}},
@@ -115,7 +124,9 @@ def daemonset(image: str, cni_plugin_image: str) -> Obj:
             "volumeMounts": [_mount("cni", "/etc/cni/net.d"), _mount("flannel-cfg", "/etc/kube-flannel/")],
         },
     ]
+    # kube-flannel.yml's linux-only term, and kbs's: not on nodes that run static pods only (kbs's reconciler)
     linux_only = {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}
+    not_static_only = {"key": constants.STATIC_PODS_ONLY_LABEL, "operator": "DoesNotExist"}
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -128,7 +139,7 @@ def daemonset(image: str, cni_plugin_image: str) -> Obj:
                     "affinity": {
                         "nodeAffinity": {
                             "requiredDuringSchedulingIgnoredDuringExecution": {
-                                "nodeSelectorTerms": [{"matchExpressions": [linux_only]}]
+                                "nodeSelectorTerms": [{"matchExpressions": [linux_only, not_static_only]}]
                             }
                         }
                     },

@@ -95,6 +95,8 @@ def daemonset(image: str, proxy_env: list[dict[str, str]]) -> Obj:
                     ],
                     "tolerations": [{"operator": "Exists"}],
                     "nodeSelector": {"kubernetes.io/os": "linux"},
+                    # kbs's addition: not on nodes whose kbs reconciler runs static pods only (they would never run)
+                    "affinity": constants.NOT_STATIC_PODS_ONLY_AFFINITY,
                 },
             },
         },

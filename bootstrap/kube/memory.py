@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,7 @@ class MemoryAPI:
     def _put(self, obj: Obj) -> Obj:
         meta = obj.setdefault("metadata", {})
         meta["resourceVersion"] = str(next(self._versions))
+        meta.setdefault("uid", str(uuid.uuid4()))  # what ownerReferences point at
         self._store[self._key(obj["kind"], meta["name"], meta.get("namespace"))] = obj
         return copy.deepcopy(obj)
 

@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, Any
 from bootstrap import constants
 from bootstrap.errors import RuntimeUnavailableError
 from bootstrap.phases.images import docker_client
+from bootstrap.reconciler.runtime import naming
 
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
 
-POD_NAME = "io.kubernetes.pod.name"
-POD_NAMESPACE = "io.kubernetes.pod.namespace"
-CONTAINER_NAME = "io.kubernetes.container.name"
-RESTART_COUNT = "annotation.io.kubernetes.container.restartCount"
-SANDBOX = "POD"
+# The label names are the reconciler's (one home: bootstrap/reconciler/runtime/naming.py).
+POD_NAME = naming.POD_NAME
+POD_NAMESPACE = naming.POD_NAMESPACE
+CONTAINER_NAME = naming.CONTAINER_NAME
+RESTART_COUNT = naming.ANNOTATION + naming.RESTART_COUNT
+SANDBOX = naming.SANDBOX_CONTAINER
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Container:
 
     @property
     def sandbox(self) -> bool:
-        return self.container == SANDBOX or self.name.startswith("k8s_POD_")
+        return self.container == SANDBOX or self.name.startswith(f"{naming.PREFIX}_{SANDBOX}_")
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -62,7 +64,7 @@ def _from_docker(raw: Any) -> Container:
     state = attrs.get("State", {})
     name = attrs.get("Name", "").lstrip("/")
     parts = name.split("_")
-    container = labels.get(CONTAINER_NAME) or (parts[1] if len(parts) >= 6 and parts[0] == "k8s" else "")
+    container = labels.get(CONTAINER_NAME) or (parts[1] if len(parts) >= 6 and parts[0] == naming.PREFIX else "")
     try:
         restarts = int(labels.get(RESTART_COUNT, parts[5] if len(parts) >= 6 else 0))
     except ValueError:

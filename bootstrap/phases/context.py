@@ -34,6 +34,9 @@ class InitOptions:
     wait_timeout: timedelta | None = None  # None: the configuration's (4m by default)
     token_ttl: timedelta | None = None  # None: the configuration's bootstrapTokens[0].ttl, else 24h
     interactive: bool = False  # a terminal: live progress display while waiting
+    upload_certs: bool = False  # store the shared certificates in kube-system/kubeadm-certs
+    certificate_key: str | None = field(default=None, repr=False)  # None: the configuration's, else a new one
+    skip_certificate_key_print: bool = False
 
 
 @dataclass

@@ -46,10 +46,12 @@ _HELP = {
     "control_plane": "Write the kube-apiserver, kube-controller-manager and kube-scheduler manifests.",
     "wait_control_plane": "Wait until etcd, kube-apiserver, controller-manager and scheduler are healthy.",
     "upload_config": "Store the ClusterConfiguration and kubelet configuration in the cluster.",
+    "upload_certs": "Store the shared CA, front-proxy, service-account and etcd CA keys, encrypted (--upload-certs).",
     "mark_control_plane": "Label and taint this node as a control-plane node.",
     "bootstrap_token": "Create a bootstrap token, its RBAC rules and the signed cluster-info ConfigMap.",
     "addon": "Install the CoreDNS and kube-proxy addons through the API server (sub-phases coredns, kube-proxy).",
-    "show_join_command": "Print the `kubeadm join` command for workers and how to use admin.conf.",
+    "pod_network": "Install the pod network chosen with --pod-network (flannel); nothing when it is none.",
+    "show_join_command": "Print the `kubeadm join` commands (workers, control planes) and how to use admin.conf.",
 }
 
 # phase module -> sub-phase name -> (function of that module, help); kubeadm's `addon/coredns`, `addon/kube-proxy`

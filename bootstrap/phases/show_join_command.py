@@ -15,8 +15,43 @@ from bootstrap.phases.context import InitData
 from bootstrap.phases.workflow import Outcome
 
 
-def join_command(endpoint: str, token: str, ca_hash: str) -> str:
-    return f"kubeadm join {endpoint} --token {token} \\\n    --discovery-token-ca-cert-hash {ca_hash}"
+def join_command(
+    endpoint: str, token: str, ca_hash: str, certificate_key: str | None = None, *, control_plane: bool = False
+) -> str:
+    """kubeadm's join line; for a control plane with `--control-plane` (and the key, when certificates are uploaded)."""
+    command = f"kubeadm join {endpoint} --token {token} \\\n    --discovery-token-ca-cert-hash {ca_hash}"
+    if control_plane:
+        command += " \\\n    --control-plane" + (f" --certificate-key {certificate_key}" if certificate_key else "")
+    return command
+
+
+def certificate_key(data: InitData) -> str | None:
+    """The key of this run's upload (or given by flag or configuration); a placeholder with --dry-run."""
+    if data.dry_run:
+        return "<certificate-key>"
+    from bootstrap.phases.upload_certs import SCRATCH_KEY
+
+    known: str | None = data.scratch.get(SCRATCH_KEY) or data.options.certificate_key or data.cfg.init.certificate_key
+    return known or "<certificate-key printed by `kbs init phase upload-certs --upload-certs`>"
+
+
+def _control_plane_join(data: InitData, endpoint: str, token: str, ca_hash: str) -> None:
+    """kubeadm's text for joining control planes, shown only with a controlPlaneEndpoint (as kubeadm does)."""
+    out = data.out
+    if data.options.upload_certs:
+        out.detail("Join any number of control-plane nodes by running on each, as root:")
+        out.detail("")
+        out.detail("  " + join_command(endpoint, token, ca_hash, certificate_key(data), control_plane=True))
+        out.detail("")
+        out.detail("Please note that the certificate-key gives access to cluster sensitive data, keep it secret!")
+        out.detail("As a safeguard, uploaded-certs will be deleted in two hours; If necessary, you can use")
+        out.detail('"kbs init phase upload-certs --upload-certs" to reload certs afterward.')
+    else:
+        out.detail("Join any number of control-plane nodes by copying the certificate authorities")
+        out.detail("and service account keys to each node, then running on each, as root:")
+        out.detail("")
+        out.detail("  " + join_command(endpoint, token, ca_hash, control_plane=True))
+    out.detail("")
 
 
 def run(data: InitData) -> Outcome:
@@ -48,6 +83,8 @@ def run(data: InitData) -> Outcome:
     out.detail("  mkdir -p $HOME/.kube")
     out.detail(f"  sudo cp -i {admin} $HOME/.kube/config && sudo chown $(id -u):$(id -g) $HOME/.kube/config")
     out.detail("")
+    if real.control_plane_endpoint:
+        _control_plane_join(data, endpoint, value, ca_hash)
     out.detail("Join worker nodes by running on each, as root:")
     out.detail("")
     out.detail("  " + join_command(endpoint, value, ca_hash))

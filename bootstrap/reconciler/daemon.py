@@ -7,23 +7,19 @@ supervisor can use it as a liveness check. The server is a small ThreadingHTTPSe
 from __future__ import annotations
 
 import http.server
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from bootstrap.errors import KbsError
 from bootstrap.reconciler.httpserve import BackgroundHTTPServer
 
-if TYPE_CHECKING:
-    from bootstrap.reconciler.manager import Reconciler
-
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    reconciler: Reconciler
-
     def do_GET(self) -> None:
         if self.path.split("?")[0] not in ("/healthz", "/healthz/syncloop"):
             self._answer(404, "not found\n")
             return
-        if self.server.reconciler.healthy():  # type: ignore[attr-defined]
+        if self.server.healthy():  # type: ignore[attr-defined]
             self._answer(200, "ok")
         else:
             self._answer(500, "[-]syncloop failed: the reconcile loop is not running\nhealthz check failed\n")
@@ -41,7 +37,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class HealthServer(BackgroundHTTPServer):
-    def __init__(self, reconciler: Reconciler, address: str, port: int) -> None:
+    def __init__(self, healthy: Callable[[], bool], address: str, port: int) -> None:
         try:
             server = http.server.ThreadingHTTPServer((address, port), _Handler)
         except OSError as exc:
@@ -50,5 +46,5 @@ class HealthServer(BackgroundHTTPServer):
                 hint="another reconciler or a kubelet may be running; stop it or pass --healthz-port 0",
             ) from exc
         server.daemon_threads = True
-        server.reconciler = reconciler  # type: ignore[attr-defined]
+        server.healthy = healthy  # type: ignore[attr-defined]
         super().__init__(server, "healthz")

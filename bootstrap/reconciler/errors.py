@@ -21,8 +21,6 @@ class InvalidManifestError(KbsError):
 class RuntimeOperationError(KbsError):
     """A container-runtime call failed; `reason` is the waiting reason the pod status shows."""
 
-    retryable = True
-
     def __init__(self, message: str, *, reason: str = "CreateContainerError", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason

@@ -1,11 +1,12 @@
-"""The Reconciler's view of the runtime: Docker events, the periodic relist, orphans, stale status files.
+"""RuntimeWatch: the reconciler's view of the runtime - Docker events, the periodic relist, orphans, stale status.
 
-Mixed into manager.Reconciler (RuntimeWatch lists the state it shares with it). Docker is watched, not trusted
-alone: the event stream wakes the worker of the pod a container belongs to, and a relist every relist_period
-(or on reconnect) wakes the workers whose containers changed, catching events lost while Docker was away. Pods
-found running with no desired manifest are judged orphans only once every source was read; each gets an
-OrphanTerminator that holds its full name until its containers are gone. Garbage collection and the removal of
-status files no pod owns also happen here, on the housekeeping thread that /healthz watches.
+Docker is watched, not trusted alone: the event stream wakes the worker of the pod a container belongs to, and
+a relist every relist_period (or on reconnect) wakes the workers whose containers changed, catching events lost
+while Docker was away. Pods found running with no desired manifest are judged orphans only once every source
+was read (the kubelet's rule: judging per source would let a URL pod be killed while its source is unreachable);
+each gets an OrphanTerminator that holds its full name until its containers are gone. Garbage collection and
+the removal of status files no pod owns also happen here, on the housekeeping thread that /healthz watches.
+Everything it knows about pods it asks the PodRegistry.
 """
 
 from __future__ import annotations
@@ -13,59 +14,52 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from bootstrap.errors import RuntimeUnavailableError
-from bootstrap.reconciler import model, orphans
+from bootstrap.reconciler import orphans
 from bootstrap.reconciler.events import Recorder
 from bootstrap.reconciler.logfmt import LOGGER, log
-from bootstrap.reconciler.pods.worker import PodWorker
+from bootstrap.reconciler.registry import PodRegistry, Worker
 from bootstrap.reconciler.runtime import ContainerRecord, Runtime
 from bootstrap.reconciler.settings import Settings
 from bootstrap.reconciler.status import read_statuses, remove_status
 
 _log = logging.getLogger(LOGGER)
-Worker = PodWorker | orphans.OrphanTerminator
 
 
 class RuntimeWatch:
-    """The runtime half of the Reconciler; the attributes are the Reconciler's, set in its __init__."""
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Runtime,
+        recorder: Recorder,
+        registry: PodRegistry,
+        *,
+        stop: threading.Event,
+        worker_done: Callable[[Worker], None],
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.recorder = recorder
+        self.registry = registry
+        self.heartbeat = time.monotonic()
+        self._stop = stop
+        self._worker_done = worker_done
+        self._summary: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._summary_lock = threading.Lock()  # both threads relist: the event watcher on reconnect
+        self._last_relist = 0.0
+        self._last_gc = 0.0
+        self._stale_status_checked = False
 
-    settings: Settings
-    runtime: Runtime
-    recorder: Recorder
-    _lock: threading.RLock
-    _stop: threading.Event
-    _workers: dict[str, Worker]
-    _order: dict[str, list[str]]
-    _owner: dict[str, str]
-    _pending_orphans: dict[str, set[str]]
-    _summary: dict[str, tuple[tuple[str, str], ...]]
-    _heartbeat: float
-    _last_relist: float
-    _last_gc: float
-    _stale_status_checked: bool
+    def healthy(self) -> bool:
+        """The housekeeping loop ran recently (the /healthz answer)."""
+        return not self._stop.is_set() and time.monotonic() - self.heartbeat < max(
+            10.0, 5 * self.settings.housekeeping_period
+        )
 
-    # Provided by the Reconciler (the source-set side).
-    @property
-    def sources_ready(self) -> bool:
-        raise NotImplementedError
-
-    def synced(self) -> bool:
-        raise NotImplementedError
-
-    def worker_done(self, worker: Worker) -> None:
-        raise NotImplementedError
-
-    def _desired_uid(self, uid: str) -> model.StaticPod | None:
-        raise NotImplementedError
-
-    def _note_running(self, records: list[ContainerRecord]) -> None:
-        with self._lock:
-            for record in records:
-                if record.running and record.pod_uid:
-                    self._pending_orphans.setdefault(record.full_name, set()).add(record.pod_uid)
-
-    def _watch_runtime(self) -> None:
+    def watch_runtime(self) -> None:
+        """The event watcher thread: wake the worker of the pod an event is about; reconnect with backoff."""
         delay, down = 1.0, False
         while not self._stop.is_set():
             try:
@@ -74,12 +68,11 @@ class RuntimeWatch:
                         log(_log, logging.INFO, "Docker is reachable again")
                         down, delay = False, 1.0
                     if event.action == "resync":
-                        self._relist(wake_all=True)
+                        self.relist(wake_all=True)
                         continue
                     uid = event.labels.get("io.kubernetes.pod.uid", "")
                     log(_log, logging.DEBUG, "Runtime event", action=event.action, container=event.labels.get("name"))
-                    with self._lock:
-                        worker = self._workers.get(uid)
+                    worker = self.registry.worker(uid)
                     if worker is not None:
                         worker.wake()
             except RuntimeUnavailableError as exc:
@@ -92,86 +85,61 @@ class RuntimeWatch:
                 return
             delay = min(delay * 2, 20.0)
 
-    def _housekeeping(self) -> None:
+    def housekeeping(self) -> None:
+        """The housekeeping thread: a heartbeat for /healthz, the periodic relist."""
         announced = False
         while not self._stop.wait(self.settings.housekeeping_period):
-            self._heartbeat = time.monotonic()
-            if not announced and self.synced():
+            self.heartbeat = time.monotonic()
+            if not announced and self.registry.synced():
                 announced = True
-                with self._lock:
-                    count = sum(isinstance(w, PodWorker) for w in self._workers.values())
+                count = sum(not w.terminating for w in self.registry.workers())
                 log(_log, logging.INFO, "All sources read and every pod synced", pods=count)
             try:
                 now = time.monotonic()
                 if now - self._last_relist >= self.settings.relist_period:
-                    self._relist(wake_all=False)
+                    self.relist(wake_all=False)
             except RuntimeUnavailableError:
                 pass
             except Exception:
                 _log.exception("housekeeping failed")
 
-    def _relist(self, *, wake_all: bool) -> None:
+    def relist(self, *, wake_all: bool) -> None:
         self._last_relist = time.monotonic()
         records = self.runtime.list()
         pods = orphans.by_pod(records)
         summary = {uid: tuple(sorted((r.id, r.state) for r in mine)) for uid, mine in pods.items()}
-        with self._lock:
-            changed = {uid for uid in set(summary) | set(self._summary) if summary.get(uid) != self._summary.get(uid)}
-            self._summary = summary
-            to_wake = [w for uid, w in self._workers.items() if wake_all or uid in changed]
-        for worker in to_wake:
-            worker.wake()
+        with self._summary_lock:
+            old, self._summary = self._summary, summary
+        changed = {uid for uid in set(summary) | set(old) if summary.get(uid) != old.get(uid)}
+        for uid, worker in ((w.uid, w) for w in self.registry.workers()):
+            if wake_all or uid in changed:
+                worker.wake()
         self._judge_orphans(pods)
         if time.monotonic() - self._last_gc >= self.settings.gc_period:
             self._last_gc = time.monotonic()
-            with self._lock:
-                live = set(self._workers)
-                names = {w.full_name for w in self._workers.values()}
+            live, names = self.registry.live()
             orphans.collect_garbage(
-                self.runtime, records, live_uids=live, live_names=names, may_touch=self._source_read
+                self.runtime,
+                records,
+                live_uids=live,
+                live_names=names,
+                may_touch=lambda _source: self.registry.sources_ready,
             )
 
-    def _source_read(self, source: str | None) -> bool:
-        """Whether containers of a pod from `source` may be judged orphans: only once every source was read.
-
-        (The kubelet's rule, and the issue's. Judging per source would let a file pod's old generation go while
-        an unreachable URL source is still unread, but a URL pod could then be killed by mistake.)
-        """
-        del source
-        return self.sources_ready
-
     def _judge_orphans(self, pods: dict[str, list[ContainerRecord]]) -> None:
-        starters: list[orphans.OrphanTerminator] = []
-        with self._lock:
-            for uid, mine in pods.items():
-                if uid in self._workers or self._desired_uid(uid) is not None:
-                    continue
-                if not self._source_read(orphans.source_of(mine)):
-                    continue
-                full_name = mine[0].full_name
-                self._pending_orphans.get(full_name, set()).discard(uid)
-                if any(r.running for r in mine):
-                    terminator = orphans.OrphanTerminator(self.runtime, self.recorder, mine, self.worker_done)
-                    self._workers[uid] = terminator
-                    self._order.setdefault(full_name, []).insert(0, uid)
-                    starters.append(terminator)
-            if self.sources_ready:
-                for full_name in [n for n, uids in self._pending_orphans.items() if not uids]:
-                    del self._pending_orphans[full_name]
-                waiting = [w for w in self._workers.values() if not w.started]
-            else:
-                waiting = []
+        starters, waiting = self.registry.judge_orphans(
+            pods, lambda mine: orphans.OrphanTerminator(self.runtime, self.recorder, mine, self._worker_done)
+        )
         for terminator in starters:
             terminator.start()
         for worker in waiting:
             worker.wake()
-        if self.sources_ready and not self._stale_status_checked:
+        if self.registry.sources_ready and not self._stale_status_checked:
             self._stale_status_checked = True
             self._remove_stale_statuses()
 
     def _remove_stale_statuses(self) -> None:
-        with self._lock:
-            owners = dict(self._owner)
+        owners = self.registry.owners()
         for status in read_statuses(self.settings.state_dir):
             if owners.get(status.full_name) != status.uid:
                 remove_status(self.settings.state_dir, status.namespace, status.name, status.uid)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from bootstrap import constants
 from bootstrap.errors import KbsError
+from bootstrap.reconciler import model
 from bootstrap.reconciler.defaulting import CONFIG_SOURCE
 from bootstrap.reconciler.events import PodRef, Recorder
 from bootstrap.reconciler.logfmt import LOGGER, log
@@ -45,7 +46,7 @@ def by_pod(records: Iterable[ContainerRecord]) -> dict[str, list[ContainerRecord
 
 
 class OrphanTerminator:
-    """Stops and cleans one orphaned pod from its labels; quacks enough like a PodWorker for the registry."""
+    """Stops and cleans one orphaned pod from its labels; a registry.Worker that is terminating from the start."""
 
     def __init__(
         self,
@@ -76,6 +77,19 @@ class OrphanTerminator:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+    @property
+    def last_status(self) -> None:
+        return None  # an orphan has no status of its own: its name's file belongs to a desired pod, if any
+
+    def update(self, pod: model.StaticPod) -> None:
+        """Nothing to update: an orphan has no manifest."""
+
+    def terminate(self) -> None:
+        """Already terminating."""
+
+    def shutdown(self) -> None:
+        """The reconciler is exiting: the thread finishes its stop on its own (it is a daemon thread)."""
 
     def _run(self) -> None:
         grace = (

@@ -15,6 +15,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from tests.support.reconciler import Bed
+
 TESTBED = Path(__file__).resolve().parents[1] / "testbed" / "testbed.sh"
 
 
@@ -89,3 +91,14 @@ def control_plane_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def bed(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bed]:
+    """A manifest dir, a state dir and a unique node name (prefixed with the module's BED_PREFIX); every container
+    it made is removed afterwards."""
+    made = Bed(tmp_path, prefix=getattr(request.module, "BED_PREFIX", "kbs-test"))
+    try:
+        yield made
+    finally:
+        made.close()

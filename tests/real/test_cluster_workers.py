@@ -15,8 +15,8 @@ from typing import Any
 import docker
 import pytest
 
-from tests.real.test_init_support import wait_until
 from tests.support.cluster import Cluster, cluster
+from tests.support.wait import wait_until
 
 WORKERS = ["worker-1", "worker-2"]
 APP = "web"
@@ -99,15 +99,17 @@ def test_a_cluster_ip_service_answers_from_a_pod_on_the_other_worker(lab: Cluste
         others = [p for p in pods(lab, "-l", f"app={APP}") if p["spec"]["nodeName"] != worker]
         assert others  # the Service has an endpoint on the other worker
         for target in (cluster_ip, others[0]["status"]["podIP"]):
-            answer = lab.kubectl("exec", pod, "--", "curl", "-sS", "--max-time", "5", f"http://{target}:{WEB_PORT}/hostname")
+            answer = lab.kubectl(
+                "exec", pod, "--", "curl", "-sS", "--max-time", "5", f"http://{target}:{WEB_PORT}/hostname"
+            )
             assert answer.startswith(f"{APP}-"), answer
 
 
 def test_service_names_resolve_through_coredns(lab: Cluster, client_pods: dict[str, str]) -> None:
     pod = client_pods[WORKERS[0]]
     for name in ("kubernetes.default.svc.cluster.local", f"{APP}.default.svc.cluster.local", APP):
-        answer = lab.kubectl("exec", pod, "--", "/agnhost", "dns-lookup", name)  # prints the addresses
-        assert answer.strip(), name
+        answer = lab.kubectl("exec", pod, "--", "getent", "hosts", name)  # the pod's resolver: CoreDNS, search path
+        assert answer.split()[0].count(".") == 3, (name, answer)
     by_name = lab.kubectl("exec", pod, "--", "curl", "-sS", "--max-time", "5", f"http://{APP}:{WEB_PORT}/hostname")
     assert by_name.startswith(f"{APP}-")
 
@@ -116,19 +118,21 @@ def test_logs_exec_and_port_forward_reach_worker_pods(lab: Cluster) -> None:
     pod = pods(lab, "-l", f"app={APP}")[0]["metadata"]["name"]
     assert "Started HTTP server" in lab.kubectl("logs", pod)
     result = subprocess.run(
-        ["docker", "exec", lab.control_plane.container.id, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+        ["docker", "exec", lab.control_plane.id, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
          "exec", pod, "--", "sh", "-c", "exit 7"], capture_output=True, check=False,
     )  # fmt: skip
     assert result.returncode == 7
     assert lab.kubectl("exec", pod, "--", "cat", "/etc/hostname").strip() == pod
     forward = subprocess.Popen(
-        ["docker", "exec", lab.control_plane.container.id, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+        ["docker", "exec", lab.control_plane.id, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
          "port-forward", f"pod/{pod}", f"18080:{WEB_PORT}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         answer = wait_until(
             "an answer through kubectl port-forward",
-            lambda: lab.control_plane.exec("curl", "-sS", "--max-time", "2", "http://127.0.0.1:18080/hostname", check=False),
+            lambda: lab.control_plane.exec(
+                "curl", "-sS", "--max-time", "2", "http://127.0.0.1:18080/hostname", check=False
+            ),
             timeout=60,
         )
         assert answer == pod
@@ -140,7 +144,9 @@ def test_logs_exec_and_port_forward_reach_worker_pods(lab: Cluster) -> None:
 def test_a_node_port_answers_on_every_worker(lab: Cluster) -> None:
     node_port = lab.kubectl("get", "svc", APP, "-o", "jsonpath={.spec.ports[0].nodePort}")
     for worker in lab.workers:
-        answer = lab.control_plane.exec("curl", "-sS", "--max-time", "5", f"http://{worker.address}:{node_port}/hostname")
+        answer = lab.control_plane.exec(
+            "curl", "-sS", "--max-time", "5", f"http://{worker.address}:{node_port}/hostname"
+        )
         assert answer.startswith(f"{APP}-"), (worker.name, answer)
 
 
@@ -172,14 +178,14 @@ def test_a_join_with_a_deleted_token_or_a_wrong_ca_hash_fails_like_kubeadm(lab: 
     wrong_hash[wrong_hash.index("--discovery-token-ca-cert-hash") + 1] = "sha256:" + "0" * 64
     common = ["--cri-socket=unix:///run/containerd/containerd.sock", "--ignore-preflight-errors=all", "--v=0"]
     result = subprocess.run(
-        ["docker", "exec", stranger.container.id, *wrong_hash, *common, "--discovery-token-unsafe-skip-ca-verification=false"],
+        ["docker", "exec", stranger.id, *wrong_hash, *common, "--discovery-token-unsafe-skip-ca-verification=false"],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert result.returncode != 0
     assert "none of the public keys" in result.stderr or "CA" in result.stderr, result.stderr
     lab.control_plane.exec("kubeadm", "token", "delete", token, "--kubeconfig=/etc/kubernetes/admin.conf")
     result = subprocess.run(
-        ["docker", "exec", stranger.container.id, *words, *common, "--discovery-token-unsafe-skip-ca-verification=false"],
+        ["docker", "exec", stranger.id, *words, *common, "--discovery-token-unsafe-skip-ca-verification=false"],
         capture_output=True, text=True, check=False, timeout=180,
     )  # fmt: skip
     assert result.returncode != 0

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import Sandbox, initialised
+from tests.support.control_plane import Sandbox, initialised
 
 NS = ("-n", "kube-system")
 # kind, name: the objects kubeadm's addon phase makes (namespaced ones in kube-system)

@@ -22,7 +22,8 @@ import yaml
 from bootstrap import constants
 from bootstrap.kube import clusterinfo, token
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import NODE, Sandbox, initialised, wait_until
+from tests.support.control_plane import NODE, Sandbox, initialised
+from tests.support.wait import wait_until
 
 COMPONENTS = constants.ALL_COMPONENTS
 

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import REPO, Sandbox, exclusive_ports, sandbox, wait_until
+from tests.support.control_plane import REPO, Sandbox, exclusive_ports, sandbox
+from tests.support.wait import wait_until
 
 
 @pytest.fixture(scope="module")

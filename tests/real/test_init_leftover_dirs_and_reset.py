@@ -15,7 +15,8 @@ import docker
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import NODE, Sandbox, exclusive_ports, sandbox, wait_until
+from tests.support.control_plane import NODE, Sandbox, exclusive_ports, sandbox
+from tests.support.wait import wait_until
 
 LEFTOVER_DIRS = ("var/lib/etcd", "var/lib/kbs", "run/kbs", "var/log/kbs")
 

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from bootstrap import constants
 from bootstrap.config.host import default_route_address
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import exclusive_ports
+from tests.support.control_plane import exclusive_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER_SCRIPT = ROOT / "lab" / "master.sh"

@@ -15,7 +15,8 @@ import pytest
 
 from bootstrap import constants
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import NODE, Sandbox, initialised, wait_until
+from tests.support.control_plane import NODE, Sandbox, initialised
+from tests.support.wait import wait_until
 
 COMPONENTS = constants.ALL_COMPONENTS
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import wait_until
-from tests.real.test_mirror_support import Plane, control_plane, output_with
+from tests.support.mirror_plane import Plane, control_plane, output_with
+from tests.support.wait import wait_until
 
 NODE = "kbs-mirror-e2e"
 READ_PORT = 21250

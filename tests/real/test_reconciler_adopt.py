@@ -7,24 +7,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from bootstrap.reconciler.testing import Bed, wait_for
 from tests.real.conftest import TestBed
+from tests.support.reconciler import Bed
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Bed]:
-    bed = Bed(tmp_path, prefix="kbs-adopt")
-    try:
-        yield bed
-    finally:
-        bed.close()
+BED_PREFIX = "kbs-adopt"  # the node name of this module's beds (the `bed` fixture, tests/real/conftest.py)
 
 
 def start(bed: Bed, log: Path) -> subprocess.Popen[bytes]:
@@ -63,8 +55,13 @@ spec:
     log = tmp_path / "reconcile.log"
     first = start(bed, log)
     try:
-        wait_for(lambda: (s := bed.status("web")) is not None and s.ready, 60, "web ready")
-        wait_for(lambda: (s := bed.status("side")) is not None and s.phase == "Running", 60, "side running")
+        wait_until("web ready", lambda: (s := bed.status("web")) is not None and s.ready, timeout=60, interval=0.1)
+        wait_until(
+            "side running",
+            lambda: (s := bed.status("side")) is not None and s.phase == "Running",
+            timeout=60,
+            interval=0.1,
+        )
         before = {(r.id, r.state) for r in bed.containers()}
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
@@ -73,10 +70,11 @@ spec:
             first.kill()
     second = start(bed, log)
     try:
-        wait_for(
-            lambda: b"All sources read and every pod synced" in log.read_bytes().split(b"Reconciler started")[-1],
-            60,
+        wait_until(
             "second reconciler synced",
+            lambda: b"All sources read and every pod synced" in log.read_bytes().split(b"Reconciler started")[-1],
+            timeout=60,
+            interval=0.1,
         )
         time.sleep(3)  # a few probe periods and a relist
         after = {(r.id, r.state) for r in bed.containers()}

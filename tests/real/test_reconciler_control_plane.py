@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import pytest
 
 from bootstrap.reconciler.status import PodStatus
-from bootstrap.reconciler.testing import Bed, wait_for
 from tests.real.conftest import TestBed
+from tests.support.reconciler import Bed
+from tests.support.wait import wait_until
 
-
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Bed]:
-    bed = Bed(tmp_path, prefix="kbs-cp")
-    try:
-        yield bed
-    finally:
-        bed.close()
+BED_PREFIX = "kbs-cp"  # the node name of this module's beds (the `bed` fixture, tests/real/conftest.py)
 
 
 def free_ports(count: int) -> list[int]:
@@ -40,7 +32,7 @@ def ready(bed: Bed, name: str, namespace: str = "default", timeout: float = 90) 
         status = bed.status(name, namespace)
         return status if status is not None and status.ready else None
 
-    return wait_for(probe, timeout, f"{name} ready")
+    return wait_until(f"{name} ready", probe, timeout=timeout, interval=0.1)
 
 
 def test_etcd_static_pod_shaped_like_kubeadms_becomes_ready_and_serves(
@@ -155,7 +147,12 @@ spec:
     assert grpc is not None and grpc.ready
     with urllib.request.urlopen(f"http://{status.pod_ip}:8080/make-not-serving", timeout=5):
         pass
-    wait_for(lambda: (s := bed.status("grpc")) is not None and not s.ready, 30, "gRPC NOT_SERVING makes it unready")
+    wait_until(
+        "gRPC NOT_SERVING makes it unready",
+        lambda: (s := bed.status("grpc")) is not None and not s.ready,
+        timeout=30,
+        interval=0.1,
+    )
     app = docker_client.containers.get(grpc.container_id.removeprefix("docker://"))  # type: ignore[union-attr]
     host = app.attrs["HostConfig"]
     assert host["CpuShares"] == 256 and host["CpuQuota"] == 50000 and host["CpuPeriod"] == 100000
@@ -163,5 +160,10 @@ spec:
     assert app.attrs["Config"]["User"] == "1234:2345"
     assert "no-new-privileges" in host["SecurityOpt"] and host["CapDrop"] == ["ALL"]
     # Some sandboxed engines refuse privileged containers at start; the container is created privileged anyway.
-    priv = wait_for(lambda: [r for r in bed.containers("priv") if r.container_name == "priv"], 30, "priv created")
+    priv = wait_until(
+        "priv created",
+        lambda: [r for r in bed.containers("priv") if r.container_name == "priv"],
+        timeout=30,
+        interval=0.1,
+    )
     assert docker_client.containers.get(priv[0].id).attrs["HostConfig"]["Privileged"] is True

@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
-import pytest
 from click.testing import CliRunner
 
 from bootstrap.cli.reconcile import logs, ps
-from bootstrap.reconciler.testing import Bed, wait_for
 from tests.real.conftest import TestBed
-
-
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Bed]:
-    bed = Bed(tmp_path)
-    try:
-        yield bed
-    finally:
-        bed.close()
+from tests.support.reconciler import Bed
+from tests.support.wait import wait_until
 
 
 def free_port() -> int:
@@ -160,7 +150,7 @@ spec:
                 seen[c.attempt] = (c.started_at, None if c.running else c.finished_at)
         return 3 in seen and all(seen.get(n, (None, None))[1] is not None for n in (1, 2))
 
-    wait_for(observe, 120, "three restarts", interval=0.2)
+    wait_until("three restarts", observe, timeout=120, interval=0.2)
     # restart n starts no earlier than the previous run's exit + backoff (jitter only ever adds time)
     first = (seen[1][0] - began).total_seconds()  # two starts and a crash, no backoff between them
     gaps = [(seen[n + 1][0] - seen[n][1]).total_seconds() for n in (1, 2)]  # type: ignore[operator]
@@ -244,7 +234,7 @@ def test_removed_manifest_stops_the_pod_and_keeps_the_last_container_for_logs(be
     bed.start()
     bed.status_when("web", lambda s: s.phase == "Running", "running")
     path.unlink()
-    wait_for(lambda: bed.status("web") is None, 30, "status removed")
+    wait_until("status removed", lambda: bed.status("web") is None, timeout=30, interval=0.1)
     records = bed.containers("web")
     assert [r.container_name for r in records] == ["web"] and not records[0].running
     log = CliRunner().invoke(logs, [f"web-{bed.node}"])
@@ -268,13 +258,14 @@ def test_invalid_file_is_reported_and_other_pods_are_untouched(bed: Bed, testbed
     before = bed.status_when("good", lambda s: s.phase == "Running", "good pod")
     bed.write("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec:\n  containers:\n  - name: x\n")
     bed.write("worse.yaml", "{ this is not yaml")
-    wait_for(
+    wait_until(
+        "both files reported",
         lambda: (
             {e.origin for e in reconciler.recorder.recent() if e.reason == "FailedValidation"}
             >= {str(bed.manifests / "bad.yaml"), str(bed.manifests / "worse.yaml")}
         ),
-        30,
-        "both files reported",
+        timeout=30,
+        interval=0.1,
     )
     messages = [e.message for e in reconciler.recorder.recent() if e.reason == "FailedValidation"]
     assert any("spec.containers[0].image: required" in m for m in messages)
@@ -335,7 +326,7 @@ spec:
     bed.status_when("slow", lambda s: s.ready, "ready")
     removed_at = datetime.now(UTC)
     path.unlink()
-    wait_for(lambda: bed.status("slow") is None, 60, "pod gone")
+    wait_until("pod gone", lambda: bed.status("slow") is None, timeout=60, interval=0.1)
     last = next(r for r in bed.containers("slow") if r.container_name == "slow")
     assert last.exit_code == 137  # killed, not a clean exit on SIGTERM
     assert last.finished_at is not None and (last.finished_at - removed_at).total_seconds() >= 2.5

@@ -13,9 +13,8 @@ from pathlib import Path
 import docker
 
 from bootstrap.reconciler.runtime import privileged
-from bootstrap.reconciler.testing import Bed
 from tests.real.conftest import TestBed
-from tests.real.test_reconciler_pods import bed  # noqa: F401  (the fixture)
+from tests.support.reconciler import Bed
 
 PRIVILEGED = """apiVersion: v1
 kind: Pod
@@ -38,7 +37,7 @@ def _capabilities(text: str, field: str) -> int:
 
 
 def test_privileged_pod_runs_with_the_engines_capabilities_all_devices_and_a_writable_sys(
-    bed: Bed,  # noqa: F811  (the fixture imported above)
+    bed: Bed,
     testbed: TestBed,
     docker_client: docker.DockerClient,
 ) -> None:

@@ -3,24 +3,16 @@ exec and tcpSocket probes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from bootstrap.reconciler.testing import Bed, wait_for
 from tests.real.conftest import TestBed
+from tests.support.reconciler import Bed
+from tests.support.wait import wait_until
 
 MISSING = "registry.invalid/kbs-missing:1"
 
 
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Bed]:
-    bed = Bed(tmp_path, prefix="kbs-rt")
-    try:
-        yield bed
-    finally:
-        bed.close()
+BED_PREFIX = "kbs-rt"  # the node name of this module's beds (the `bed` fixture, tests/real/conftest.py)
 
 
 def one(name: str, image: str, args: str, *, spec: str = "", extra: str = "") -> str:
@@ -55,7 +47,7 @@ def test_image_pull_errors_and_the_never_policy(bed: Bed, testbed: TestBed) -> N
             seen.add(str(status.container_statuses[0].reason))
         return {"ErrImagePull", "ImagePullBackOff"} <= seen
 
-    wait_for(both, 60, "ErrImagePull then ImagePullBackOff")
+    wait_until("ErrImagePull then ImagePullBackOff", both, timeout=60, interval=0.1)
     pull = bed.status("pull")
     assert pull is not None and pull.phase == "Pending"
     never = bed.status_when("never", lambda s: s.container_statuses[0].reason == "ErrImageNeverPull", "never")
@@ -111,7 +103,7 @@ def test_exec_and_tcp_socket_probes(bed: Bed, testbed: TestBed) -> None:
             image,
             '"netexec", "--http-port=8080"',
             extra="""    readinessProbe:
-      exec: {command: [/usr/local/bin/agnhost, connect, "127.0.0.1:8080", --timeout=1s]}
+      exec: {command: [/agnhost, connect, "127.0.0.1:8080", --timeout=1s]}
       periodSeconds: 1
     livenessProbe:
       tcpSocket: {port: 8080}
@@ -135,12 +127,13 @@ def test_exec_and_tcp_socket_probes(bed: Bed, testbed: TestBed) -> None:
     ready = bed.status_when("probes", lambda s: s.ready, "exec + tcp probes succeed")
     assert ready.container_statuses[0].started
     bed.status_when("closed", lambda s: s.phase == "Running", "closed running")
-    wait_for(
+    wait_until(
+        "tcp readiness failure reported",
         lambda: any(
             e.reason == "Unhealthy" and e.pod.name == bed.pod_name("closed") for e in reconciler.recorder.recent()
         ),
-        30,
-        "tcp readiness failure reported",
+        timeout=30,
+        interval=0.1,
     )
     closed = bed.status("closed")
     assert closed is not None and not closed.ready and closed.container_statuses[0].restart_count == 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from bootstrap.reconciler.testing import Bed, wait_for
 from tests.real.conftest import TestBed
+from tests.support.reconciler import Bed
+from tests.support.wait import wait_until
 
 
 class _Body:
@@ -45,13 +45,7 @@ def served() -> Iterator[tuple[str, _Body]]:
         server.server_close()
 
 
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Bed]:
-    bed = Bed(tmp_path, prefix="kbs-url")
-    try:
-        yield bed
-    finally:
-        bed.close()
+BED_PREFIX = "kbs-url"  # the node name of this module's beds (the `bed` fixture, tests/real/conftest.py)
 
 
 def pod(name: str, image: str) -> str:
@@ -79,26 +73,28 @@ def test_url_source_runs_pods_keeps_them_on_errors_and_removes_them_on_an_empty_
         manifest_url_headers=(("X-Token", "abc"), ("X-Token", "def")),
         http_check_frequency=1.0,
     )
-    wait_for(lambda: running_pods(bed) == {bed.pod_name("one")}, 60, "pod from the URL")
+    wait_until("pod from the URL", lambda: running_pods(bed) == {bed.pod_name("one")}, timeout=60, interval=0.1)
     one = bed.status_when("one", lambda s: s.phase == "Running", "status of the URL pod")
     assert one.source == "http" and one.origin == url
     assert not one.manifest["spec"].get("tolerations")  # URL pods get no NoExecute toleration
     assert body.headers[0]["X-Token"] == "abc, def"  # a repeated header name keeps both values, in order
 
     body.data = f"apiVersion: v1\nkind: PodList\nitems:\n-{pod('one', image)[2:]}\n-{pod('two', image)[2:]}\n".encode()
-    wait_for(lambda: running_pods(bed) == {bed.pod_name("one"), bed.pod_name("two")}, 60, "PodList")
+    wait_until(
+        "PodList", lambda: running_pods(bed) == {bed.pod_name("one"), bed.pod_name("two")}, timeout=60, interval=0.1
+    )
     assert bed.status("one").uid == one.uid  # type: ignore[union-attr]  # same content and URL: same pod
 
     body.status = 500
     requests_before = len(body.headers)
-    wait_for(lambda: len(body.headers) >= requests_before + 3, 30, "failing polls")
+    wait_until("failing polls", lambda: len(body.headers) >= requests_before + 3, timeout=30, interval=0.1)
     assert running_pods(bed) == {bed.pod_name("one"), bed.pod_name("two")}  # the last good content keeps running
 
     body.status, body.data = 200, b"not: [valid"
     requests_before = len(body.headers)
-    wait_for(lambda: len(body.headers) >= requests_before + 2, 30, "broken body polled")
+    wait_until("broken body polled", lambda: len(body.headers) >= requests_before + 2, timeout=30, interval=0.1)
     assert running_pods(bed) == {bed.pod_name("one"), bed.pod_name("two")}
     assert any(e.reason == "FailedValidation" and e.origin == url for e in reconciler.recorder.recent())
 
     body.data = b""
-    wait_for(lambda: not running_pods(bed), 60, "empty body removes every URL pod")
+    wait_until("empty body removes every URL pod", lambda: not running_pods(bed), timeout=60, interval=0.1)

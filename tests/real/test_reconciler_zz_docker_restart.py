@@ -9,26 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import pytest
 
-from bootstrap.reconciler.testing import Bed, wait_for
 from tests.real.conftest import TestBed
+from tests.support.reconciler import Bed
+from tests.support.wait import wait_until
 
 DOCKER_DIR = Path(os.environ.get("KBS_TESTBED_DIR", Path.home() / ".cache/kbs/testbed")) / "docker"
 PIDFILE = DOCKER_DIR / "dockerd.pid"
 
 
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Bed]:
-    bed = Bed(tmp_path, prefix="kbs-dockerd")
-    try:
-        yield bed
-    finally:
-        bed.close()
+BED_PREFIX = "kbs-dockerd"  # the node name of this module's beds (the `bed` fixture, tests/real/conftest.py)
 
 
 def engine_answers() -> bool:
@@ -46,7 +39,7 @@ def restart_dockerd() -> None:
     assert PIDFILE.is_file(), f"no dockerd pidfile at {PIDFILE}: the test bed's engine is not running"
     pid = int(PIDFILE.read_text().strip())
     os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: not Path(f"/proc/{pid}").exists(), 90, "dockerd to exit", interval=0.2)
+    wait_until("dockerd to exit", lambda: not Path(f"/proc/{pid}").exists(), timeout=90, interval=0.2)
     with (DOCKER_DIR / "dockerd.log").open("ab") as log:
         subprocess.Popen(
             ["dockerd", "--pidfile", str(PIDFILE)],
@@ -55,7 +48,7 @@ def restart_dockerd() -> None:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    wait_for(engine_answers, 60, "dockerd to answer again", interval=0.5)
+    wait_until("dockerd to answer again", engine_answers, timeout=60, interval=0.5)
 
 
 def test_pods_come_back_after_the_docker_engine_restarts(bed: Bed, testbed: TestBed) -> None:
@@ -87,7 +80,7 @@ spec:
     after = bed.status_when(
         "web", lambda s: s.ready and s.container_statuses[0].container_id != first_id, "web ready again", timeout=120
     )
-    wait_for(lambda: bed.running("host", "c"), 120, "host pod running again")
+    wait_until("host pod running again", lambda: bed.running("host", "c"), timeout=120, interval=0.1)
     assert after.uid == before.uid  # the same pod, new containers
     assert after.container_statuses[0].restart_count == 1
     sandboxes = [r for r in bed.containers("web") if r.is_sandbox and r.running]

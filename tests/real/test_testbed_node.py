@@ -14,9 +14,9 @@ import docker
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import wait_until
 from tests.support import nodes
 from tests.support.kubelet import local_kubelet, mounts_under, processes_under, runtime_cgroups
+from tests.support.wait import wait_until
 
 NETEXEC_PORT = 18180  # a hostNetwork pod's port; nothing else on the test bed uses it
 
@@ -85,7 +85,7 @@ def test_node_image_starts_its_runtime_and_is_removed_without_a_trace(
             listed = node.exec("docker", "images", "--format", "{{.Repository}}:{{.Tag}}")
             assert testbed.images["kube-apiserver"] in listed
             assert node.exec("kbs", "--version").startswith("kbs")
-        name, container_id = net.name, node.container.id
+        name, container_id = net.name, node.id
     assert docker_client.containers.list(all=True, filters={"id": container_id}) == []
     assert docker_client.networks.list(names=[name]) == []
     assert docker_client.volumes.list(filters={"label": f"{nodes.LABEL}={name}"}) == []
@@ -93,6 +93,7 @@ def test_node_image_starts_its_runtime_and_is_removed_without_a_trace(
 
 def test_node_image_layout_is_upstreams(testbed: TestBed, docker_client: docker.DockerClient) -> None:
     """The images stand in for upstream's and must behave like them: entrypoints, users, paths."""
+
     def config(ref: str) -> dict[str, object]:
         attrs = docker_client.images.get(ref).attrs["Config"]
         return {"Entrypoint": attrs.get("Entrypoint"), "Cmd": attrs.get("Cmd"), "User": attrs.get("User") or ""}

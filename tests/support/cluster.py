@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import docker
 
-from tests.real.test_init_support import wait_until
 from tests.support.nodes import Node, NodeNetwork, node_network
+from tests.support.wait import wait_until
 
 POD_SUBNET = "10.244.0.0/16"  # flannel's default network
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -42,8 +42,10 @@ class Cluster:
     workers: list[Node] = field(default_factory=list)
     init_output: str = ""
 
-    def kubectl(self, *args: str, check: bool = True, stdin: bytes | None = None) -> str:
-        return self.control_plane.exec("kubectl", f"--kubeconfig={ADMIN_CONF}", *args, check=check, stdin=stdin)
+    def kubectl(self, *args: str, check: bool = True, stdin: bytes | None = None, timeout: float = 240) -> str:
+        return self.control_plane.exec(
+            "kubectl", f"--kubeconfig={ADMIN_CONF}", *args, check=check, stdin=stdin, timeout=timeout
+        )
 
     def kubectl_json(self, *args: str) -> dict[str, object]:
         return dict(json.loads(self.kubectl(*args, "-o", "json")))
@@ -87,7 +89,13 @@ def start_control_plane(network: NodeNetwork, name: str = "cp-1", *init_args: st
     node = network.start(name, "control-plane")
     node.wait_ready()
     output = node.exec(
-        "kbs", "init", f"--pod-network-cidr={POD_SUBNET}", f"--node-name={name}", *init_args, timeout=600
+        "kbs",
+        "init",
+        f"--pod-network-cidr={POD_SUBNET}",
+        "--pod-network=flannel",
+        f"--node-name={name}",
+        *init_args,
+        timeout=600,
     )
     return Cluster(network=network, control_plane=node, init_output=output)
 

@@ -11,19 +11,20 @@ node image uses, with this tree's paths filled in.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from tests.real.test_init_support import wait_until
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CONTAINERD_TEMPLATE = REPO / "tests" / "testbed" / "image" / "node" / "containerd.toml"
@@ -91,7 +92,9 @@ def processes_under(root: Path) -> list[int]:
 
 
 @contextmanager
-def local_kubelet(bin_dir: Path, pause_image: str, *, healthz_port: int = 11248, port: int = 11250) -> Iterator[LocalKubelet]:
+def local_kubelet(
+    bin_dir: Path, pause_image: str, *, healthz_port: int = 11248, port: int = 11250
+) -> Iterator[LocalKubelet]:
     # A short path: the containerd socket's path must fit a unix socket address (108 bytes).
     root = Path(tempfile.mkdtemp(prefix="kbs-kubelet-", dir="/tmp"))
     cgroups_before = runtime_cgroups()
@@ -164,10 +167,8 @@ def local_kubelet(bin_dir: Path, pause_image: str, *, healthz_port: int = 11248,
     finally:
         _teardown(root, bin_dir, socket, kubelet, containerd)
         for cgroup in runtime_cgroups() - cgroups_before:
-            try:
-                cgroup.rmdir()  # empty once every pod is gone; a busy one is left for the test to report
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):  # a busy one is left for the test to report
+                cgroup.rmdir()
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
@@ -182,7 +183,11 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
 
 
 def _teardown(
-    root: Path, bin_dir: Path, socket: Path, kubelet: subprocess.Popen[bytes] | None, containerd: subprocess.Popen[bytes]
+    root: Path,
+    bin_dir: Path,
+    socket: Path,
+    kubelet: subprocess.Popen[bytes] | None,
+    containerd: subprocess.Popen[bytes],
 ) -> None:
     # The kubelet leaves its pods running when it stops, as on a node: remove them through the runtime first.
     _stop(kubelet)
@@ -191,10 +196,8 @@ def _teardown(
         subprocess.run([*crictl, "rmp", "--all", "--force"], capture_output=True, check=False)
     _stop(containerd)
     for pid in processes_under(root):  # shims outlive containerd by design; none should remain once pods are gone
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for mount in sorted(mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
     shutil.rmtree(root, ignore_errors=True)

@@ -18,7 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -101,10 +101,14 @@ class Node:
     container: Container
     address: str
 
+    @property
+    def id(self) -> str:
+        return str(self.container.id)
+
     def exec(self, *argv: str, check: bool = True, stdin: bytes | None = None, timeout: float = 120) -> str:
         """Runs a command in the node (like `docker exec -i`), returning its standard output."""
         result = subprocess.run(
-            ["docker", "exec", "-i", self.container.id, *argv],
+            ["docker", "exec", "-i", self.id, *argv],
             input=stdin,
             capture_output=True,
             timeout=timeout,
@@ -130,7 +134,7 @@ class Node:
 
     def _ready(self) -> bool:
         result = subprocess.run(
-            ["docker", "exec", self.container.id, "test", "-f", "/run/kbs-node/ready"], capture_output=True, check=False
+            ["docker", "exec", self.id, "test", "-f", "/run/kbs-node/ready"], capture_output=True, check=False
         )
         return result.returncode == 0
 
@@ -186,8 +190,6 @@ def remove_cgroups(network: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while (left := node_cgroups(network)) and time.monotonic() < deadline:
         for path in left:
-            try:
+            with suppress(OSError):
                 path.rmdir()
-            except OSError:
-                pass
         time.sleep(0.1)

@@ -317,11 +317,6 @@ def _error(response: Any, what: str, kubeconfig: Path) -> APIServerError:
         hint = "the Node authorizer or NodeRestriction refused: the node may only act on its own objects"
     else:
         hint = "the reconciler retries; the pods keep running on this node"
-    error = APIServerError(f"the API server refused to {what}: {message} (HTTP {code})", hint=hint, status=code)
-    error.reason = reason  # type: ignore[attr-defined]
-    return error
-
-
-def reason_of(exc: APIServerError) -> str:
-    """The Status reason the API server gave (AlreadyExists, Conflict, NotFound, Invalid, Forbidden), or ""."""
-    return str(getattr(exc, "reason", "") or "")
+    return APIServerError(
+        f"the API server refused to {what}: {message} (HTTP {code})", hint=hint, status=code, reason=reason
+    )

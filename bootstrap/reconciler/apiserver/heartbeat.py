@@ -17,7 +17,7 @@ from typing import Any
 from bootstrap import constants
 from bootstrap.errors import APIServerError, RuntimeUnavailableError
 from bootstrap.reconciler.apiserver import node as nodes
-from bootstrap.reconciler.apiserver.client import NodeAPI, reason_of, unreachable
+from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
 from bootstrap.reconciler.logfmt import LOGGER, log
 from bootstrap.reconciler.runtime import Runtime
 
@@ -78,16 +78,16 @@ class Heartbeat:
                 existing = self.api.create_node(nodes.node_object(facts))
                 log(_log, logging.INFO, "Registered the node", node=self.node_name)
             except APIServerError as exc:
-                if unreachable(exc) or reason_of(exc) != "AlreadyExists":
+                if unreachable(exc) or exc.reason != "AlreadyExists":
                     raise
                 existing = self.api.get_node(self.node_name)
                 if existing is None:
                     raise
         else:
-            labels = nodes.missing_labels(existing, facts)
-            if labels:
+            patch = nodes.takeover_patch(existing, facts)
+            if patch:
                 try:
-                    existing = self.api.patch_node(self.node_name, {"metadata": {"labels": labels}})
+                    existing = self.api.patch_node(self.node_name, patch)
                 except APIServerError as exc:
                     if unreachable(exc):
                         raise
@@ -170,7 +170,7 @@ class Heartbeat:
         except APIServerError as exc:
             if unreachable(exc):
                 raise
-            if reason_of(exc) != "AlreadyExists":
+            if exc.reason != "AlreadyExists":
                 log(_log, logging.WARNING, "Cannot create the node lease", node=self.node_name, error=exc.message)
                 return
             self.api.patch_lease(namespace, self.node_name, nodes.lease_renewal(self.node_name))

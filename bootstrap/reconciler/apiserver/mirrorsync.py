@@ -26,7 +26,7 @@ from typing import Any
 from bootstrap import constants
 from bootstrap.errors import APIServerError
 from bootstrap.reconciler.apiserver import mirror
-from bootstrap.reconciler.apiserver.client import NodeAPI, reason_of, unreachable
+from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
 from bootstrap.reconciler.apiserver.desired import DesiredPods
 from bootstrap.reconciler.events import Event, PodRef
 from bootstrap.reconciler.logfmt import LOGGER, log
@@ -164,7 +164,7 @@ class MirrorSync:
         except APIServerError as exc:
             if unreachable(exc):
                 raise
-            if reason_of(exc) == "AlreadyExists":
+            if exc.reason == "AlreadyExists":
                 return None  # the watch brings it; then it is judged like any other
             self._reject(status, exc.message)
             return None

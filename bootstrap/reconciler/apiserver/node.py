@@ -1,14 +1,16 @@
 """The Node object and its Lease, as a kubelet registers and heartbeats them, for a node that runs static pods only.
 
-Registration: the Node with the hostname/os/arch labels (plus `kbs.dev/static-pods-only`), addresses, capacity
-and nodeInfo; when the Node already exists (registered by `kbs init`, a previous run or a kubelet) it is taken
-over: the missing labels are added and its UID is used for the mirror pods' ownerReference.
+Registration: the Node with the hostname/os/arch labels plus the `kbs.dev/static-pods-only` label and NoSchedule
+taint, addresses, capacity and nodeInfo; when the Node already exists (registered by `kbs init`, a previous run or
+a kubelet) it is taken over: the missing labels and the taint are added and its UID is used for the mirror pods'
+ownerReference.
 
 Truthful status: Ready reflects the reconciler (its loop runs and Docker answers) and says that the node runs
 static pods only; MemoryPressure, DiskPressure and PIDPressure are measured against the kubelet's default hard
 eviction thresholds (nothing is ever evicted: static pods are critical). Capacity is the kubelet's (110 pods), so
-the scheduler works as with kubeadm: the control-plane taint keeps ordinary workloads away, and a pod that
-tolerates it is bound here, where it gets a StaticPodsOnly warning (see docs/reconciler-apiserver.md).
+the scheduler works as with kubeadm, except that the static-pods-only taint also keeps away pods that tolerate the
+control-plane taint (CoreDNS); a pod that tolerates both (a DaemonSet's) and is bound here gets a StaticPodsOnly
+warning (see docs/reconciler-apiserver.md).
 The Lease in kube-node-lease is renewed every 10 s; the status is posted when it changes and every 5 minutes.
 """
 
@@ -179,14 +181,21 @@ def node_object(facts: NodeFacts) -> Obj:
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": facts.name, "labels": facts.labels},
+        "spec": {"taints": [dict(constants.STATIC_PODS_ONLY_TAINT)]},
         "status": facts.static_status(),
     }
 
 
-def missing_labels(node: Obj, facts: NodeFacts) -> dict[str, str]:
-    """The registration labels an existing Node lacks (values others set are left alone)."""
+def takeover_patch(node: Obj, facts: NodeFacts) -> Obj:
+    """What an existing Node lacks of the registration: missing labels (values others set are left alone) and the
+    static-pods-only taint (added to the taints others set). Empty when nothing is missing."""
     current = (node.get("metadata") or {}).get("labels") or {}
-    return {k: v for k, v in facts.labels.items() if k not in current}
+    labels = {k: v for k, v in facts.labels.items() if k not in current}
+    taints = list((node.get("spec") or {}).get("taints") or [])
+    patch: Obj = {"metadata": {"labels": labels}} if labels else {}
+    if not any(t.get("key") == constants.STATIC_PODS_ONLY_LABEL for t in taints):
+        patch["spec"] = {"taints": [*taints, dict(constants.STATIC_PODS_ONLY_TAINT)]}
+    return patch
 
 
 @dataclass(frozen=True)

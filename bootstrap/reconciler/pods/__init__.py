@@ -1,7 +1,7 @@
 """Per-pod machinery: the pod worker (lifecycle), crash-loop backoff, probes, pod-to-container translation, status.
 
-worker.PodWorker       one thread per pod UID: start, restart, replace, terminate (the kubelet's SyncPod)
-containers             the per-container steps of a sync (kill, restart after backoff, init order), mixed in
+worker.PodWorker       one thread per pod UID: executes the actions, replaces, terminates (the kubelet's SyncPod)
+actions                compute_pod_actions: the pure decision of one sync (kill, sandbox, start, backoff)
 start                  create a sandbox, start a container (image pull, volumes, events, waiting reasons)
 kill                   preStop + stop with the grace period; which dead containers to remove
 images                 imagePullPolicy and the image-pull backoff

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from bootstrap import constants
 
@@ -20,6 +20,25 @@ from bootstrap import constants
 class _Entry:
     backoff: float
     last_update: float
+
+
+@dataclass(frozen=True)
+class BackoffState:
+    """A read-only copy of some Backoff entries: what compute_pod_actions reads, with no clock and no lock."""
+
+    entries: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # key -> (backoff, last update)
+    reset_after: float = constants.CRASH_LOOP_BACKOFF_RESET
+
+    def remaining(self, key: str, event_time: float, now: float) -> float:
+        """Seconds left in backoff at `now` for a container that finished at `event_time` (0: it may start)."""
+        entry = self.entries.get(key)
+        if entry is None or event_time - entry[1] > self.reset_after:
+            return 0.0
+        return max(0.0, entry[0] - (now - event_time))
+
+    def current(self, key: str) -> float:
+        entry = self.entries.get(key)
+        return entry[0] if entry else 0.0
 
 
 class Backoff:
@@ -40,14 +59,15 @@ class Backoff:
     def _expired(self, entry: _Entry, event_time: float) -> bool:
         return event_time - entry.last_update > self.reset_after
 
+    def snapshot(self, prefix: str = "") -> BackoffState:
+        """The entries whose key starts with `prefix`, frozen (a pod's worker passes its own to the decision)."""
+        with self._lock:
+            entries = {k: (e.backoff, e.last_update) for k, e in self._entries.items() if k.startswith(prefix)}
+        return BackoffState(entries, self.reset_after)
+
     def remaining(self, key: str, event_time: float) -> float:
         """Seconds left in backoff for a container that finished at `event_time` (0 when it may start)."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or self._expired(entry, event_time):
-                return 0.0
-            left = entry.backoff - (self.clock() - event_time)
-            return max(0.0, left)
+        return self.snapshot(key).remaining(key, event_time, self.clock())
 
     def remaining_since_update(self, key: str) -> float:
         """Seconds left counted from the last `next` (the image-pull backoff: IsInBackOffSinceUpdate)."""

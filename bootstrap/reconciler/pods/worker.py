@@ -1,19 +1,15 @@
 """PodWorker: one thread per pod UID that makes the runtime match the pod (the kubelet's pod worker + SyncPod).
 
-Each sync reads the pod's containers from the runtime and acts, like computePodActions:
-- no running sandbox -> kill what is left, create sandbox attempt+1 (not under restartPolicy Never once the
-  containers ran), then run the init containers in order;
-- a running container whose liveness/startup probe failed, or whose hash (name+image) changed, is killed;
-- a container that is not running and should be restarted (restartPolicy) starts after the crash-loop backoff
-  (first restart immediate), with restartCount+1 in its name and labels;
-- nothing running and nothing to start -> the sandbox is stopped; dead containers beyond the newest per name
-  are removed.
+Each sync lists the pod's containers, asks actions.compute_pod_actions what to do (the kubelet's
+computePodActions: kill the pod, create a sandbox, containers to kill with reasons, containers to start,
+containers in CrashLoopBackOff) and executes it, the way SyncPod does; after a kill or a new sandbox it lists
+and asks again. Then dead containers beyond the newest per name are removed, probes follow the running
+containers and the status is published.
 The worker sleeps until woken (Docker event, probe change, manifest change) or a timer (backoff expiry, resync).
 Termination (pod removed or replaced): preStop + stop with the grace period, then the containers are removed but
 the newest dead one per name (for `kbs logs --previous`), the pod's files and status go, and the manager is told,
 so a pod with the same full name waiting on this one may start.
-This module owns the thread, the pod-level steps (sandbox, stopping a finished pod, status, termination); the
-per-container steps (kill, restart with backoff, init containers, probes) are ContainerSteps in containers.py.
+This module owns the thread and the execution; every decision is in actions.py.
 """
 
 from __future__ import annotations
@@ -34,8 +30,8 @@ from bootstrap.reconciler.errors import RuntimeOperationError
 from bootstrap.reconciler.events import PodRef, Recorder
 from bootstrap.reconciler.logfmt import LOGGER, log
 from bootstrap.reconciler.pods import kill, start, translate
+from bootstrap.reconciler.pods.actions import BACKOFF_SLACK, PodActions, compute_pod_actions, latest, running_sandbox
 from bootstrap.reconciler.pods.backoff import Backoff
-from bootstrap.reconciler.pods.containers import ContainerSteps, Plan
 from bootstrap.reconciler.pods.phase import Waiting, build_status
 from bootstrap.reconciler.pods.probes import PodProbes
 from bootstrap.reconciler.runtime import ContainerRecord, Runtime
@@ -43,6 +39,20 @@ from bootstrap.reconciler.settings import Settings
 from bootstrap.reconciler.status import PodStatus
 
 _log = logging.getLogger(LOGGER)
+
+# Decisions per sync: a kill or a new sandbox changes the runtime, so the worker decides again (a sandbox, then
+# a container killed in it, then the rest).
+MAX_ROUNDS = 4
+
+
+class _Wake:
+    """The earliest timer one sync asks for (a backoff expiring, an image pull to retry)."""
+
+    def __init__(self) -> None:
+        self.wake_in: float | None = None
+
+    def soon(self, seconds: float) -> None:
+        self.wake_in = seconds if self.wake_in is None else min(self.wake_in, seconds)
 
 
 class Host(Protocol):
@@ -65,10 +75,10 @@ class Host(Protocol):
     def previous_status(self, uid: str) -> PodStatus | None: ...
 
 
-class PodWorker(ContainerSteps):
+class PodWorker:
     def __init__(self, host: Host, pod: model.StaticPod) -> None:
         self.host = host
-        self.pod = pod
+        self._pod = pod
         self.uid = pod.uid
         self.full_name = pod.full_name
         self.ref = PodRef(pod.name, pod.namespace, pod.uid)
@@ -96,10 +106,15 @@ class PodWorker(ContainerSteps):
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def pod(self) -> model.StaticPod:
+        with self._lock:
+            return self._pod
+
     def update(self, pod: model.StaticPod) -> None:
         """Same UID, new content (a manifest with a fixed metadata.uid): containers whose hash changed restart."""
         with self._lock:
-            self.pod = pod
+            self._pod = pod
         self.wake()
 
     def terminate(self, grace: int | None = None) -> None:
@@ -110,20 +125,28 @@ class PodWorker(ContainerSteps):
 
     def shutdown(self) -> None:
         """Stop the thread (and probes) without touching the containers: the reconciler is exiting."""
-        self._shutdown = True
+        with self._lock:
+            self._shutdown = True
         self.wake()
 
     @property
     def last_status(self) -> PodStatus | None:
         return self._last_status
 
+    def _flags(self) -> tuple[bool, bool]:
+        """(shutdown, terminate), read together."""
+        with self._lock:
+            return self._shutdown, self._terminate
+
     @property
     def terminating(self) -> bool:
-        return self._terminate
+        with self._lock:
+            return self._terminate
 
     @property
     def started(self) -> bool:
-        return self._started
+        with self._lock:
+            return self._started
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -140,13 +163,14 @@ class PodWorker(ContainerSteps):
         while True:
             self._wake.wait(timeout)
             self._wake.clear()
-            while not (self._shutdown or self._terminate) and time.monotonic() < not_before:
+            while not any(self._flags()) and time.monotonic() < not_before:
                 self._wake.wait(not_before - time.monotonic())
                 self._wake.clear()
-            if self._shutdown:
+            shutdown, terminate = self._flags()
+            if shutdown:
                 self.probes.stop_all()
                 return
-            if self._terminate:
+            if terminate:
                 self._finish()
                 return
             if not self._started:
@@ -159,7 +183,8 @@ class PodWorker(ContainerSteps):
                     self.synced.set()
                     timeout = None
                     continue
-                self._started = True
+                with self._lock:
+                    self._started = True
                 self._start_time = datetime.now(UTC).replace(microsecond=0)
             timeout, not_before = self._sync_once(resync)
             self.synced.set()
@@ -168,7 +193,7 @@ class PodWorker(ContainerSteps):
         """One sync; returns (seconds until the next one, monotonic time before which wake-ups are deferred)."""
         error_wait = constants.POD_WORKER_ERROR_BACKOFF * random.uniform(1, 1.5)
         try:
-            plan = self._sync()
+            wake_in = self._sync()
         except RuntimeUnavailableError as exc:
             log(
                 _log, logging.WARNING, "Docker is not reachable, will retry", pod=self.pod.describe(), error=exc.message
@@ -180,50 +205,133 @@ class PodWorker(ContainerSteps):
         except Exception as exc:
             _log.exception("sync failed", extra={"kbs": {"pod": self.pod.describe(), "error": str(exc)}})
             return error_wait, time.monotonic() + error_wait
-        if plan.wake_in is not None:
-            return min(plan.wake_in, resync), 0.0
+        if wake_in is not None:
+            return min(wake_in, resync), 0.0
         return resync * random.uniform(1, 1.5), 0.0
 
     def _ctx(self, sandbox: ContainerRecord | None) -> translate.PodContext:
-        ip = self.host.node_ip if self.pod.spec.host_network else (sandbox.ip if sandbox and sandbox.ip else "")
-        return translate.PodContext(self.pod, self.host.runtime.instance, self.pod_dir, self.host.node_ip, ip)
+        pod = self.pod
+        ip = self.host.node_ip if pod.spec.host_network else (sandbox.ip if sandbox and sandbox.ip else "")
+        return translate.PodContext(pod, self.host.runtime.instance, self.pod_dir, self.host.node_ip, ip)
 
-    def _sync(self) -> Plan:
-        runtime, pod, plan = self.host.runtime, self.pod, Plan()
-        log(_log, logging.DEBUG, "Syncing pod", pod=pod.describe())
-        records = runtime.list(self.uid)
-        sandbox = self._sandbox(records)
-        if sandbox is None:
-            ran = any(not r.is_sandbox for r in records)
-            to_start = [c for c in pod.spec.containers if self._should_restart(self._latest(records, c.name))]
-            if ran and (pod.spec.restart_policy == "Never" or not to_start):
-                # The pod is done: make sure nothing runs, do not create a sandbox just to stop it again.
-                kill.kill_pod(
-                    runtime, self.host.recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod
-                )
-                self._publish(runtime.list(self.uid), None)
-                return plan
-            sandbox = self._new_sandbox(records)
-            if sandbox is None:
-                self._publish(runtime.list(self.uid), None)
-                plan.soon(constants.POD_WORKER_ERROR_BACKOFF)
-                return plan
+    def _decide(self, records: list[ContainerRecord]) -> PodActions:
+        failures = {r.id: kind for r in records if r.running and (kind := self.probes.failed(r.id)) is not None}
+        backoff = self.host.crash_backoff.snapshot(f"{self.uid}_")
+        return compute_pod_actions(self.pod, records, backoff, time.time(), probe_failures=failures)
+
+    def _sync(self) -> float | None:
+        """Decide, execute, and decide again after a kill or a new sandbox; the seconds until a timer is due."""
+        runtime = self.host.runtime
+        log(_log, logging.DEBUG, "Syncing pod", pod=self.pod.describe())
+        wake = _Wake()
+        handled: set[str] = set()  # containers started or backing off in this sync: later rounds leave them
+        actions, records = PodActions(), []
+        for _ in range(MAX_ROUNDS):
             records = runtime.list(self.uid)
-        ctx = self._ctx(sandbox)
-        if not self._init_containers(records, sandbox, ctx, plan):
+            actions = self._decide(records)
+            if actions.sandbox is None:
+                if not self._make_sandbox(actions, records, wake):
+                    return wake.wake_in
+                continue
+            self._containers(actions, records, wake, handled)
+            if not actions.again:
+                break
+        sandbox = actions.sandbox
+        if sandbox is None:  # every round made a sandbox that was gone by the next: try again later
+            return wake.wake_in
+        if not actions.init_done:
             self._after(runtime.list(self.uid), sandbox)
-            return plan
-        changed = False
-        for container in pod.spec.containers:
-            changed |= self._sync_container(container, records, sandbox, ctx, plan, init=False)
-        if changed:
+            return wake.wake_in
+        if actions.containers_to_start or actions.containers_to_kill:
             records = runtime.list(self.uid)
-        running_apps = [r for r in records if r.running and not r.is_sandbox]
-        if not running_apps and plan.wake_in is None and not self.waiting:
+        if actions.stop_sandbox and wake.wake_in is None and not self.waiting:
             runtime.stop(sandbox.id, constants.MIN_CONTAINER_GRACE_SECONDS)  # all done: the kubelet kills the pod
             records = runtime.list(self.uid)
         self._after(records, sandbox)
-        return plan
+        return wake.wake_in
+
+    def _make_sandbox(self, actions: PodActions, records: list[ContainerRecord], wake: _Wake) -> bool:
+        """Kill a finished pod, or (re)create its sandbox; True when a new sandbox runs (decide again)."""
+        runtime, recorder, pod = self.host.runtime, self.host.recorder, self.pod
+        if actions.sandbox_changed:
+            message = "Pod sandbox changed, it will be killed and re-created."
+            recorder.event("Normal", "SandboxChanged", message, pod=self.ref)
+        if actions.kill_pod:
+            kill.kill_pod(runtime, recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod)
+        if not actions.create_sandbox:
+            self._publish(runtime.list(self.uid), None)
+            return False
+        made = start.create_sandbox(
+            runtime,
+            recorder,
+            self.host.image_backoff,
+            self._ctx(None),
+            pause_image=self.host.settings.pause_image,
+            attempt=actions.sandbox_attempt,
+            ref=self.ref,
+        )
+        if isinstance(made, Waiting):
+            for container in (*pod.spec.init_containers, *pod.spec.containers):
+                self.waiting[container.name] = made
+            self._publish(runtime.list(self.uid), None)
+            wake.soon(constants.POD_WORKER_ERROR_BACKOFF)
+            return False
+        return True
+
+    def _containers(self, actions: PodActions, records: list[ContainerRecord], wake: _Wake, handled: set[str]) -> None:
+        """Execute the container part of `actions`: kills, then starts and backoffs not already done this sync."""
+        assert actions.sandbox is not None
+        runtime, recorder = self.host.runtime, self.host.recorder
+        ctx = self._ctx(actions.sandbox)
+        for name in actions.settled:
+            self.waiting.pop(name, None)
+        killed = set()
+        for victim in actions.containers_to_kill:
+            kill.kill_container(
+                runtime,
+                recorder,
+                self.ref,
+                victim.record,
+                victim.grace,
+                container=victim.container,
+                message=victim.reason,
+                pod_ip=ctx.pod_ip,
+            )
+            killed.add(victim.record.id)
+        if killed:
+            self.probes.prune({r.id for r in records if r.running and r.id not in killed})
+        for waiting in actions.backing_off:
+            if waiting.container in handled:
+                continue
+            handled.add(waiting.container)
+            if self.waiting.get(waiting.container, Waiting("")).reason != "CrashLoopBackOff":
+                recorder.event("Warning", "BackOff", waiting.event, pod=self.ref, container=waiting.container)
+            self.waiting[waiting.container] = Waiting("CrashLoopBackOff", waiting.message)
+            wake.soon(waiting.seconds_left + BACKOFF_SLACK)
+        for todo in actions.containers_to_start:
+            name = todo.container.name
+            if name in handled:
+                continue
+            handled.add(name)
+            if todo.backoff_key is not None and todo.finished_at is not None:
+                self.host.crash_backoff.next(todo.backoff_key, todo.finished_at)
+            state, retry_in = start.start_container(
+                runtime,
+                recorder,
+                self.host.image_backoff,
+                ctx,
+                todo.container,
+                sandbox_id=actions.sandbox.id,
+                restart_count=todo.restart_count,
+                init=todo.init,
+                ref=self.ref,
+            )
+            if state is None:
+                self.waiting.pop(name, None)
+                continue
+            self.waiting[name] = state
+            if retry_in is not None:
+                wake.soon(retry_in)
 
     def _after(self, records: list[ContainerRecord], sandbox: ContainerRecord) -> None:
         for record in kill.garbage(records, keep_sandbox=sandbox.id):
@@ -243,38 +351,22 @@ class PodWorker(ContainerSteps):
         self.probes.prune(running)
         ctx = self._ctx(current)
         for container in (*self.pod.spec.init_containers, *self.pod.spec.containers):
-            latest = self._latest(records, container.name)
-            if latest is not None and latest.running:
-                self._ensure_probes(container, latest, ctx)
+            newest = latest(records, container.name)
+            if newest is not None and newest.running:
+                self._ensure_probes(container, newest, ctx)
         self._publish(records, current)
 
-    # --- sandbox ----------------------------------------------------------------------------------------------
-    @staticmethod
-    def _sandbox(records: list[ContainerRecord]) -> ContainerRecord | None:
-        running = sorted((r for r in records if r.is_sandbox and r.running), key=lambda r: r.attempt)
-        return running[-1] if len(running) == 1 else None
-
-    def _new_sandbox(self, records: list[ContainerRecord]) -> ContainerRecord | None:
-        runtime, pod, recorder = self.host.runtime, self.pod, self.host.recorder
-        sandboxes = sorted((r for r in records if r.is_sandbox), key=lambda r: r.attempt)
-        if sandboxes:
-            message = "Pod sandbox changed, it will be killed and re-created."
-            recorder.event("Normal", "SandboxChanged", message, pod=self.ref)
-            kill.kill_pod(runtime, recorder, self.ref, records, pod.spec.termination_grace_period, spec=pod)
-        made = start.create_sandbox(
-            runtime,
-            recorder,
-            self.host.image_backoff,
-            self._ctx(None),
-            pause_image=self.host.settings.pause_image,
-            attempt=sandboxes[-1].attempt + 1 if sandboxes else 0,
-            ref=self.ref,
+    def _ensure_probes(self, container: model.Container, record: ContainerRecord, ctx: translate.PodContext) -> None:
+        if not (container.liveness or container.readiness or container.startup):
+            return
+        adopted = record.started_at is not None and record.started_at < self.host.started_at
+        was_ready = False
+        if adopted and self._last_status is not None:
+            before = self._last_status.container(container.name)
+            was_ready = before is not None and before.ready and before.container_id == f"docker://{record.id}"
+        self.probes.ensure(
+            container, record.id, ctx.pod_ip or "127.0.0.1", record.started_at, adopted=adopted, initial_ready=was_ready
         )
-        if isinstance(made, Waiting):
-            for container in (*pod.spec.init_containers, *pod.spec.containers):
-                self.waiting[container.name] = made
-            return None
-        return made
 
     # --- status -----------------------------------------------------------------------------------------------
     def _publish(
@@ -290,7 +382,7 @@ class PodWorker(ContainerSteps):
             node_ip=self.host.node_ip,
             start_time=self._start_time,
             previous=self._last_status,
-            terminating=terminating or self._terminate,
+            terminating=terminating or self.terminating,
             qos_class=translate.qos_class(self.pod.spec),
             message_file=lambda name, n: ctx_dir / "containers" / name / f"{n}-termination-log",
         )
@@ -311,8 +403,8 @@ class PodWorker(ContainerSteps):
         while True:
             try:
                 records = runtime.list(self.uid)
-                self._publish(records, self._sandbox(records), terminating=True)
-                pod_ip = self._ctx(self._sandbox(records)).pod_ip
+                self._publish(records, running_sandbox(records), terminating=True)
+                pod_ip = self._ctx(running_sandbox(records)).pod_ip
                 kill.kill_pod(runtime, recorder, self.ref, records, grace, spec=self.pod, pod_ip=pod_ip)
                 records = runtime.list(self.uid)
                 for record in kill.garbage(records):

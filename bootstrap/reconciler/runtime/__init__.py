@@ -5,9 +5,10 @@
     ContainerRecord    what the runtime reports about one container, with the pod identity read from labels
     RuntimeEvent       a container died / started / was removed (to wake the pod's worker at once)
 
-Implementations: runtime.docker.DockerRuntime (the docker SDK; its exceptions become kbs errors there) and
-runtime.fake.FakeRuntime (in memory; tests make containers exit, fail pulls, ...). Every call may raise
-bootstrap.errors.RuntimeUnavailableError (engine down: retry later) or a reconciler.errors.RuntimeOperationError.
+Implementations: runtime.docker.DockerRuntime (the docker SDK; its exceptions become kbs errors there) and, not
+shipped, tests/support/fake_runtime.FakeRuntime (in memory; tests make containers exit, fail pulls, ...). Every
+call may raise bootstrap.errors.RuntimeUnavailableError (engine down: retry later) or a
+reconciler.errors.RuntimeOperationError.
 """
 
 from __future__ import annotations

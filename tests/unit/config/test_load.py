@@ -204,6 +204,19 @@ def test_bad_files_fail_with_one_line_naming_document_and_field(
     assert "\n" not in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("certificateKey", "0123456789abcdef0123"), ("bootstrapTokens", "[{token: abcdef.0123456789}]")],
+)
+def test_a_malformed_secret_is_refused_without_echoing_it(write_config: WriteConfig, field: str, value: str) -> None:
+    text = f"apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n{field}: {value}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(text))
+    assert "expected a string matching regex" in caught.value.message
+    assert "0123456789" not in caught.value.message
+    assert caught.value.hint
+
+
 def test_a_bad_flag_is_named_by_its_flag() -> None:
     with pytest.raises(ConfigError, match=r"^--advertise-address: 'not-an-ip' is not an IP address"):
         load_config(None, Overrides(advertise_address="not-an-ip"))

@@ -82,3 +82,11 @@ def test_wheel_carries_every_module_and_data_file_of_bootstrap_and_pki(wheel: zi
 def test_wheel_carries_nothing_from_outside_the_two_packages(wheel: zipfile.ZipFile) -> None:
     top_levels = {name.split("/")[0] for name in wheel.namelist()}
     assert top_levels == {"bootstrap", "pki", f"{DISTRIBUTION.replace('-', '_')}-{bootstrap.__version__}.dist-info"}
+
+
+def test_wheel_ships_no_test_doubles_or_test_helpers(wheel: zipfile.ZipFile) -> None:
+    # Fakes, beds and wait helpers live in tests/support/; a shipped module must not import docker for clean-up.
+    shipped = [n for n in wheel.namelist() if n.endswith(".py")]
+    assert not [n for n in shipped if "fake" in n.rsplit("/", 1)[-1] or n.endswith(("/testing.py", "/conftest.py"))]
+    importing = [n for n in shipped if any(w in wheel.read(n).decode() for w in ("from tests", "import tests"))]
+    assert not importing

@@ -61,7 +61,7 @@ def test_reconciler_none_stops_after_the_manifests(
     assert result.exit_code == 0, result.output
     assert "nothing on this node will run the manifests" in result.output
     assert "[wait-control-plane] --reconciler none" in result.output
-    assert "not run: upload-config, mark-control-plane" in result.output
+    assert "not run: upload-config, upload-certs, mark-control-plane" in result.output
     assert (tmp_path / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()
     again = CliRunner().invoke(cli, ["init", "--config", str(config)])
     assert "nothing changed" in again.output

@@ -33,9 +33,11 @@ def test_init_phases_are_kubeadms_order_with_the_reconciler_started_first() -> N
         "control-plane",
         "wait-control-plane",
         "upload-config",
+        "upload-certs",
         "mark-control-plane",
         "bootstrap-token",
         "addon",
+        "pod-network",  # kbs's own, after kubeadm's addons; does nothing unless --pod-network is given
         "show-join-command",
     ]
 

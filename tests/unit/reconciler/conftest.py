@@ -10,14 +10,21 @@ import pytest
 from bootstrap.reconciler import defaulting, model
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.pods.backoff import Backoff
-from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.settings import Settings
+from bootstrap.reconciler.sources import Source
 from bootstrap.reconciler.status import PodStatus, read_status
-from bootstrap.reconciler.testing import wait_for
+from tests.support.fake_runtime import FakeRuntime
+from tests.support.wait import wait_until
 
 IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 PAUSE = "registry.k8s.io/pause:3.10.2"
 NODE = "Node-1"
+
+
+def no_sources(reconciler: Reconciler) -> list[Source]:
+    """The `sources=` of a Reconciler whose tests call on_set themselves."""
+    del reconciler
+    return []
 
 
 def pod(text: str, *, origin: str = "/etc/kubernetes/manifests/p.yaml", source: str = "file") -> model.StaticPod:
@@ -63,10 +70,9 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def reconciler(settings: Settings, fake: FakeRuntime) -> Iterator[Reconciler]:
-    r = Reconciler(settings, runtime=fake)
+    r = Reconciler(settings, runtime=fake, sources=no_sources)
     r.crash_backoff = Backoff(initial=0.4, maximum=1.6, reset_after=30)
     r.image_backoff = Backoff(initial=0.4, maximum=1.6, reset_after=30)
-    r._make_sources = lambda: []  # type: ignore[method-assign]  # tests call on_set themselves
     r.start()
     yield r
     r.stop()
@@ -79,4 +85,4 @@ def status_when(state_dir: Path, check: Callable[[PodStatus], bool], what: str, 
         status = read_status(state_dir, "default", name)
         return status if status is not None and check(status) else None
 
-    return wait_for(probe, 5, what)
+    return wait_until(what, probe, timeout=5, interval=0.1)

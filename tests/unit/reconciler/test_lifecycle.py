@@ -13,10 +13,11 @@ from bootstrap.reconciler.apiserver.settings import ApiServerSettings
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.pods.backoff import Backoff
 from bootstrap.reconciler.runtime import ExecResult
-from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.settings import Settings
 from bootstrap.reconciler.status import read_status
-from bootstrap.reconciler.testing import wait_for
+from tests.support.fake_runtime import FakeRuntime
+from tests.support.wait import wait_until
+from tests.unit.reconciler.conftest import no_sources
 
 from .conftest import IMAGE, simple, status_when
 
@@ -32,7 +33,7 @@ def test_pod_gets_a_pause_sandbox_and_its_containers_with_docker_era_names_and_l
 ) -> None:
     pod = simple()
     reconciler.on_set(SOURCE, [pod])
-    wait_for(lambda: running(fake), 5, "container running")
+    wait_until("container running", lambda: running(fake), timeout=5, interval=0.1)
     sandbox = fake.by_name("POD")[0]
     app = fake.by_name("c")[0]
     assert sandbox.name == f"k8s_POD_web-node-1_default_{pod.uid}_0"
@@ -51,9 +52,9 @@ def test_pod_gets_a_pause_sandbox_and_its_containers_with_docker_era_names_and_l
 def test_crashed_container_restarts_at_once_then_after_the_backoff(reconciler: Reconciler, fake: FakeRuntime) -> None:
     pod = simple()
     reconciler.on_set(SOURCE, [pod])
-    first = wait_for(lambda: fake.by_name("c", running=True), 5, "first start")[0]
+    first = wait_until("first start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
     fake.exit(first.id, 1)
-    second = wait_for(lambda: fake.by_name("c", running=True), 2, "immediate restart")[0]
+    second = wait_until("immediate restart", lambda: fake.by_name("c", running=True), timeout=2, interval=0.1)[0]
     assert second.attempt == 1
     fake.exit(second.id, 1)
     status = status_when(
@@ -65,7 +66,7 @@ def test_crashed_container_restarts_at_once_then_after_the_backoff(reconciler: R
     assert container.last_state is not None and container.last_state.exit_code == 1
     assert "back-off" in (container.state.message or "")
     began = time.monotonic()
-    third = wait_for(lambda: fake.by_name("c", running=True), 5, "restart after backoff")[0]
+    third = wait_until("restart after backoff", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
     assert third.attempt == 2
     assert time.monotonic() - began >= 0.2  # waited for (most of) the 0.4 s backoff
 
@@ -74,7 +75,7 @@ def test_restart_policy_on_failure_leaves_a_successful_container_stopped(
     reconciler: Reconciler, fake: FakeRuntime
 ) -> None:
     reconciler.on_set(SOURCE, [simple(spec="  restartPolicy: OnFailure\n")])
-    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    first = wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
     fake.exit(first.id, 0)
     status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Succeeded", "Succeeded")
     assert status.container_statuses[0].state.reason == "Completed"
@@ -84,7 +85,7 @@ def test_restart_policy_on_failure_leaves_a_successful_container_stopped(
 
 def test_restart_policy_never_reports_failed(reconciler: Reconciler, fake: FakeRuntime) -> None:
     reconciler.on_set(SOURCE, [simple(spec="  restartPolicy: Never\n")])
-    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    first = wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
     fake.exit(first.id, 2)
     status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Failed", "Failed")
     assert status.container_statuses[0].exit_code == 2
@@ -95,11 +96,13 @@ def test_restart_policy_never_reports_failed(reconciler: Reconciler, fake: FakeR
 def test_changed_manifest_replaces_the_pod_after_the_old_one_stopped(reconciler: Reconciler, fake: FakeRuntime) -> None:
     old = simple()
     reconciler.on_set(SOURCE, [old])
-    wait_for(lambda: fake.by_name("c", running=True), 5, "old pod")
+    wait_until("old pod", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)
     new = simple(args="pause, --x")
     assert new.uid != old.uid
     reconciler.on_set(SOURCE, [new])
-    wait_for(lambda: [r for r in fake.by_name("c", running=True) if r.pod_uid == new.uid], 5, "new pod")
+    wait_until(
+        "new pod", lambda: [r for r in fake.by_name("c", running=True) if r.pod_uid == new.uid], timeout=5, interval=0.1
+    )
     names = [name for action, name in fake.calls if action in ("stop", "start")]
     stopped_old = names.index(f"k8s_c_web-node-1_default_{old.uid}_0")
     started_new = names.index(f"k8s_c_web-node-1_default_{new.uid}_0")
@@ -112,14 +115,24 @@ def test_removed_pod_is_stopped_and_only_its_last_dead_container_kept(
 ) -> None:
     pod = simple()
     reconciler.on_set(SOURCE, [pod])
-    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    first = wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
     fake.exit(first.id, 1)
-    wait_for(lambda: fake.by_name("c", running=True), 3, "restart")
+    wait_until("restart", lambda: fake.by_name("c", running=True), timeout=3, interval=0.1)
     reconciler.on_set(SOURCE, [])
-    wait_for(lambda: not fake.by_name("c", running=True) and len(fake.by_name("c")) == 1, 5, "pod stopped")
+    wait_until(
+        "pod stopped",
+        lambda: not fake.by_name("c", running=True) and len(fake.by_name("c")) == 1,
+        timeout=5,
+        interval=0.1,
+    )
     assert fake.by_name("c")[0].attempt == 1  # the newest instance stays for `kbs logs`
     assert not fake.by_name("POD")
-    wait_for(lambda: read_status(reconciler.settings.state_dir, "default", "web-node-1") is None, 2, "status removed")
+    wait_until(
+        "status removed",
+        lambda: read_status(reconciler.settings.state_dir, "default", "web-node-1") is None,
+        timeout=2,
+        interval=0.1,
+    )
 
 
 def test_liveness_failure_kills_and_restarts_the_container(reconciler: Reconciler, fake: FakeRuntime) -> None:
@@ -127,9 +140,11 @@ def test_liveness_failure_kills_and_restarts_the_container(reconciler: Reconcile
     fake.exec_results = lambda cid, _cmd: ExecResult(1 if cid in sick else 0, b"unhealthy")
     probe = "    livenessProbe:\n      exec: {command: [/check]}\n      periodSeconds: 1\n      failureThreshold: 1\n"
     reconciler.on_set(SOURCE, [simple(extra=probe)])
-    first = wait_for(lambda: fake.by_name("c", running=True), 5, "start")[0]
+    first = wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
     sick.add(first.id)
-    second = wait_for(lambda: [r for r in fake.by_name("c", running=True) if r.id != first.id], 6, "restart")[0]
+    second = wait_until(
+        "restart", lambda: [r for r in fake.by_name("c", running=True) if r.id != first.id], timeout=6, interval=0.1
+    )[0]
     assert second.attempt == 1
     assert fake.containers[first.id].exit_code == fake.stop_exit_code
     events = [e for e in reconciler.recorder.recent() if e.reason in ("Unhealthy", "Killing")]
@@ -170,7 +185,7 @@ def test_image_pull_errors_show_err_image_pull_then_image_pull_backoff(
             reasons.add(s.container_statuses[0].reason)
         return {"ErrImagePull", "ImagePullBackOff"} <= reasons
 
-    wait_for(seen_both, 5, "ErrImagePull and ImagePullBackOff")
+    wait_until("ErrImagePull and ImagePullBackOff", seen_both, timeout=5, interval=0.1)
 
 
 def test_never_pull_policy_with_missing_image(reconciler: Reconciler, fake: FakeRuntime) -> None:
@@ -187,15 +202,13 @@ def test_never_pull_policy_with_missing_image(reconciler: Reconciler, fake: Fake
 
 def test_restarted_reconciler_adopts_running_containers(settings: Settings, fake: FakeRuntime) -> None:
     pod = simple()
-    first = Reconciler(settings, runtime=fake)
-    first._make_sources = lambda: []  # type: ignore[method-assign]
+    first = Reconciler(settings, runtime=fake, sources=no_sources)
     first.start()
     first.on_set(SOURCE, [pod])
-    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)
     first.stop()
     calls = len(fake.calls)
-    second = Reconciler(settings, runtime=fake)
-    second._make_sources = lambda: []  # type: ignore[method-assign]
+    second = Reconciler(settings, runtime=fake, sources=no_sources)
     second.start()
     try:
         second.on_set(SOURCE, [simple()])
@@ -207,34 +220,32 @@ def test_restarted_reconciler_adopts_running_containers(settings: Settings, fake
 
 
 def test_orphans_are_removed_only_once_their_source_was_read(settings: Settings, fake: FakeRuntime) -> None:
-    first = Reconciler(settings, runtime=fake)
-    first._make_sources = lambda: []  # type: ignore[method-assign]
+    first = Reconciler(settings, runtime=fake, sources=no_sources)
     first.start()
     first.on_set(SOURCE, [simple()])
-    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)
     first.stop()
-    second = Reconciler(settings, runtime=fake)
-    second._make_sources = lambda: []  # type: ignore[method-assign]
+    second = Reconciler(settings, runtime=fake, sources=no_sources)
     second.crash_backoff = Backoff(initial=0.4)
     second.start()
     try:
         time.sleep(0.6)  # several relists: the source has not been read, the container must survive
         assert fake.by_name("c", running=True)
         second.on_set(SOURCE, [])
-        wait_for(lambda: not fake.by_name("c", running=True), 5, "orphan stopped")
+        wait_until("orphan stopped", lambda: not fake.by_name("c", running=True), timeout=5, interval=0.1)
     finally:
         second.stop()
 
 
 def test_docker_outage_recreates_the_sandbox_and_restarts_containers(reconciler: Reconciler, fake: FakeRuntime) -> None:
     reconciler.on_set(SOURCE, [simple()])
-    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)
     for record in list(fake.containers.values()):
         fake.exit(record.id, 0)  # what an engine restart does to every container
-    wait_for(lambda: fake.by_name("POD", running=True), 5, "new sandbox")
+    wait_until("new sandbox", lambda: fake.by_name("POD", running=True), timeout=5, interval=0.1)
     sandbox = fake.by_name("POD", running=True)[0]
     assert sandbox.attempt == 1
-    app = wait_for(lambda: fake.by_name("c", running=True), 5, "container back")[0]
+    app = wait_until("container back", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
     assert app.attempt == 1 and app.sandbox_id == sandbox.id
 
 
@@ -248,15 +259,17 @@ def test_init_containers_run_to_completion_in_order_before_the_app_containers(
 """
     )
     reconciler.on_set(SOURCE, [p])
-    a = wait_for(lambda: fake.by_name("init-a", running=True), 5, "init-a")[0]
+    a = wait_until("init-a", lambda: fake.by_name("init-a", running=True), timeout=5, interval=0.1)[0]
     assert not fake.by_name("init-b") and not fake.by_name("c")
     fake.exit(a.id, 0)
-    b = wait_for(lambda: fake.by_name("init-b", running=True), 5, "init-b")[0]
+    b = wait_until("init-b", lambda: fake.by_name("init-b", running=True), timeout=5, interval=0.1)[0]
     assert not fake.by_name("c")
     waiting = status_when(reconciler.settings.state_dir, lambda s: s.init_container_statuses[1].running, "init-b")
     assert waiting.container_statuses[0].reason == "PodInitializing" and waiting.phase == "Pending"
     fake.exit(b.id, 0)
-    wait_for(lambda: fake.by_name("c", running=True), 5, "app container after the init containers")
+    wait_until(
+        "app container after the init containers", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1
+    )
     status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Running", "running")
     assert status.condition("Initialized").status == "True"  # type: ignore[union-attr]
     assert [s.state.reason for s in status.init_container_statuses] == ["Completed", "Completed"]
@@ -265,9 +278,9 @@ def test_init_containers_run_to_completion_in_order_before_the_app_containers(
 def test_pre_stop_hook_runs_before_the_container_is_stopped(reconciler: Reconciler, fake: FakeRuntime) -> None:
     hook = "    lifecycle: {preStop: {exec: {command: [/drain]}}}\n"
     reconciler.on_set(SOURCE, [simple(extra=hook)])
-    wait_for(lambda: fake.by_name("c", running=True), 5, "start")
+    wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)
     reconciler.on_set(SOURCE, [])
-    wait_for(lambda: not fake.by_name("c", running=True), 5, "stopped")
+    wait_until("stopped", lambda: not fake.by_name("c", running=True), timeout=5, interval=0.1)
     actions = [(a, n) for a, n in fake.calls if a in ("exec", "stop")]
     assert actions.index(("exec", "/drain")) < next(i for i, (a, n) in enumerate(actions) if a == "stop")
 
@@ -287,10 +300,15 @@ def test_fixed_uid_manifest_change_restarts_only_the_changed_container(
 
     fake.images.add("other:1")
     reconciler.on_set(SOURCE, two(IMAGE))  # type: ignore[arg-type]
-    a = wait_for(lambda: fake.by_name("a", running=True), 5, "a")[0]
-    wait_for(lambda: fake.by_name("b", running=True), 5, "b")
+    a = wait_until("a", lambda: fake.by_name("a", running=True), timeout=5, interval=0.1)[0]
+    wait_until("b", lambda: fake.by_name("b", running=True), timeout=5, interval=0.1)
     reconciler.on_set(SOURCE, two("other:1"))  # type: ignore[arg-type]
-    wait_for(lambda: [r for r in fake.by_name("b", running=True) if r.image == "other:1"], 5, "b replaced")
+    wait_until(
+        "b replaced",
+        lambda: [r for r in fake.by_name("b", running=True) if r.image == "other:1"],
+        timeout=5,
+        interval=0.1,
+    )
     assert fake.by_name("a", running=True)[0].id == a.id  # untouched
 
 
@@ -317,25 +335,24 @@ def test_listeners_get_events_statuses_and_removals(reconciler: Reconciler, fake
     reconciler.add_listener(listener)
     p = simple()
     reconciler.on_set(SOURCE, [p])
-    wait_for(lambda: any(s.phase == "Running" for s in listener.statuses), 5, "Running status")
+    wait_until("Running status", lambda: any(s.phase == "Running" for s in listener.statuses), timeout=5, interval=0.1)
     assert {"Created", "Started"} <= {e.reason for e in listener.events if e.pod.uid == p.uid}
     assert next(e for e in listener.events if e.reason == "Started").field_path == "spec.containers{c}"
     reconciler.on_set(SOURCE, [])
-    wait_for(lambda: listener.removed, 5, "removal")
+    wait_until("removal", lambda: listener.removed, timeout=5, interval=0.1)
     assert listener.removed[0].uid == p.uid and any(s.terminating for s in listener.statuses)
 
 
 def test_docker_down_at_start_then_up_runs_the_pods(settings: Settings, fake: FakeRuntime) -> None:
     fake.available = False
-    r = Reconciler(settings, runtime=fake)
-    r._make_sources = lambda: []  # type: ignore[method-assign]
+    r = Reconciler(settings, runtime=fake, sources=no_sources)
     r.start()
     try:
         r.on_set(SOURCE, [simple()])
         time.sleep(0.5)
         assert r.healthy()  # the reconciler itself stays up
         fake.available = True
-        wait_for(lambda: fake.by_name("c", running=True), 10, "pod started once Docker answers")
+        wait_until("pod started once Docker answers", lambda: fake.by_name("c", running=True), timeout=10, interval=0.1)
     finally:
         r.stop()
 
@@ -348,8 +365,7 @@ def test_publisher_starts_once_kubelet_conf_exists_and_its_api_server_listens(
     apiserver = ApiServerSettings(kubeconfig=kubeconfig, read_api_port=None)
     made: list[ApiServerSettings] = []
     monkeypatch.setattr(Reconciler, "_make_publisher", lambda self, s: made.append(s))
-    r = Reconciler(dataclasses.replace(settings, apiserver=apiserver), runtime=fake)
-    r._make_sources = lambda: []  # type: ignore[method-assign]
+    r = Reconciler(dataclasses.replace(settings, apiserver=apiserver), runtime=fake, sources=no_sources)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     r.start()
@@ -363,7 +379,7 @@ def test_publisher_starts_once_kubelet_conf_exists_and_its_api_server_listens(
         time.sleep(0.3)
         assert made == []  # the file is there, but nothing listens at its server yet
         listener.listen()
-        wait_for(lambda: made == [apiserver], 5, "publisher started")
+        wait_until("publisher started", lambda: made == [apiserver], timeout=5, interval=0.1)
     finally:
         r.stop()
         listener.close()

@@ -18,7 +18,6 @@ from bootstrap.reconciler.pods import grpc_health, prober, translate
 from bootstrap.reconciler.pods.backoff import Backoff, format_duration
 from bootstrap.reconciler.quantity import milli, whole
 from bootstrap.reconciler.runtime import ExecResult
-from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.status import (
     ContainerState,
     ContainerStatus,
@@ -29,6 +28,7 @@ from bootstrap.reconciler.status import (
     remove_status,
     write_status,
 )
+from tests.support.fake_runtime import FakeRuntime
 
 from .conftest import IMAGE, pod, simple
 
@@ -266,19 +266,13 @@ def test_healthz_answers_ok_while_the_loop_runs_and_500_when_it_does_not() -> No
 
     from bootstrap.reconciler.daemon import HealthServer
 
-    class Stub:
-        ok = True
-
-        def healthy(self) -> bool:
-            return self.ok
-
-    stub = Stub()
-    server = HealthServer(stub, "127.0.0.1", 0)  # type: ignore[arg-type]
+    ok = [True]
+    server = HealthServer(lambda: ok[0], "127.0.0.1", 0)
     server.start()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=2) as answer:
             assert answer.read() == b"ok"
-        stub.ok = False
+        ok[0] = False
         with pytest.raises(urllib.error.HTTPError) as failed:
             urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=2)
         assert failed.value.code == 500

@@ -14,7 +14,7 @@ from bootstrap.reconciler import model
 from bootstrap.reconciler.events import Recorder
 from bootstrap.reconciler.sources.file import FileSource
 from bootstrap.reconciler.sources.url import URLSource
-from bootstrap.reconciler.testing import wait_for
+from tests.support.wait import wait_until
 
 from .conftest import IMAGE, NODE
 
@@ -54,15 +54,15 @@ def watched(tmp_path: Path) -> Iterator[tuple[Path, Sets, Recorder]]:
 
 def test_empty_directory_is_an_empty_set(watched: tuple[Path, Sets, Recorder]) -> None:
     _, sets, _ = watched
-    assert wait_for(lambda: sets.names() == set() or None, 2, "first set") is True
+    assert wait_until("first set", lambda: sets.names() == set() or None, timeout=2, interval=0.1) is True
 
 
 def test_new_and_removed_files_are_seen(watched: tuple[Path, Sets, Recorder]) -> None:
     directory, sets, _ = watched
     (directory / "a.yaml").write_text(POD.format(name="a"))
-    wait_for(lambda: sets.names() == {"a-node-1"}, 2, "a added")
+    wait_until("a added", lambda: sets.names() == {"a-node-1"}, timeout=2, interval=0.1)
     (directory / "a.yaml").unlink()
-    wait_for(lambda: sets.names() == set(), 2, "a removed")
+    wait_until("a removed", lambda: sets.names() == set(), timeout=2, interval=0.1)
 
 
 def test_hidden_files_directories_are_ignored_symlinks_followed(watched: tuple[Path, Sets, Recorder]) -> None:
@@ -74,15 +74,17 @@ def test_hidden_files_directories_are_ignored_symlinks_followed(watched: tuple[P
     target.write_text(POD.format(name="linked"))
     os.symlink(target, directory / "link.yaml")
     (directory / "backup.yaml~").write_text(POD.format(name="backup"))  # no extension filter, like the kubelet
-    wait_for(lambda: sets.names() == {"linked-node-1", "backup-node-1"}, 3, "only the visible files")
+    wait_until(
+        "only the visible files", lambda: sets.names() == {"linked-node-1", "backup-node-1"}, timeout=3, interval=0.1
+    )
 
 
 def test_invalid_file_is_reported_once_and_does_not_disturb_others(watched: tuple[Path, Sets, Recorder]) -> None:
     directory, sets, recorder = watched
     put(directory / "good.yaml", POD.format(name="good"))
     put(directory / "bad.yaml", "kind: Pod\n")
-    wait_for(lambda: sets.names() == {"good-node-1"}, 3, "good pod only")
-    wait_for(lambda: len(sets.calls) > 5, 5, "several relists")
+    wait_until("good pod only", lambda: sets.names() == {"good-node-1"}, timeout=3, interval=0.1)
+    wait_until("several relists", lambda: len(sets.calls) > 5, timeout=5, interval=0.1)
     reports = [e for e in recorder.recent() if e.reason == "FailedValidation"]
     assert len(reports) == 1 and reports[0].origin == str(directory / "bad.yaml")
 
@@ -90,7 +92,9 @@ def test_invalid_file_is_reported_once_and_does_not_disturb_others(watched: tupl
 def test_a_file_over_10_mib_is_rejected(watched: tuple[Path, Sets, Recorder]) -> None:
     directory, sets, recorder = watched
     (directory / "big.yaml").write_text(POD.format(name="big") + "#" + "x" * (10 * 1024 * 1024))
-    wait_for(lambda: any("larger than" in e.message for e in recorder.recent()), 3, "size error")
+    wait_until(
+        "size error", lambda: any("larger than" in e.message for e in recorder.recent()), timeout=3, interval=0.1
+    )
     assert sets.names() == set()
 
 
@@ -98,10 +102,18 @@ def test_duplicate_names_later_file_wins_and_the_other_is_reported(watched: tupl
     directory, sets, recorder = watched
     (directory / "a.yaml").write_text(POD.format(name="same"))
     (directory / "b.yaml").write_text(POD.format(name="same").replace("spec:", "spec:\n  hostNetwork: true"))
-    wait_for(
-        lambda: sets.calls and len(sets.calls[-1]) == 1 and sets.calls[-1][0].origin.endswith("b.yaml"), 3, "b wins"
+    wait_until(
+        "b wins",
+        lambda: sets.calls and len(sets.calls[-1]) == 1 and sets.calls[-1][0].origin.endswith("b.yaml"),
+        timeout=3,
+        interval=0.1,
     )
-    wait_for(lambda: any("duplicate pod name" in e.message for e in recorder.recent()), 3, "duplicate reported")
+    wait_until(
+        "duplicate reported",
+        lambda: any("duplicate pod name" in e.message for e in recorder.recent()),
+        timeout=3,
+        interval=0.1,
+    )
 
 
 def test_invalid_edit_keeps_the_old_pod_until_the_next_relist(tmp_path: Path) -> None:
@@ -110,9 +122,11 @@ def test_invalid_edit_keeps_the_old_pod_until_the_next_relist(tmp_path: Path) ->
     (tmp_path / "a.yaml").write_text(POD.format(name="a"))
     source.start()
     try:
-        wait_for(lambda: sets.names() == {"a-node-1"}, 2, "a")
+        wait_until("a", lambda: sets.names() == {"a-node-1"}, timeout=2, interval=0.1)
         (tmp_path / "a.yaml").write_text("kind: Pod\n")  # inotify change with invalid content
-        wait_for(lambda: any(e.reason == "FailedValidation" for e in recorder.recent()), 2, "reported")
+        wait_until(
+            "reported", lambda: any(e.reason == "FailedValidation" for e in recorder.recent()), timeout=2, interval=0.1
+        )
         assert sets.names() == {"a-node-1"}
         source._relist()  # the periodic relist drops it, as the kubelet's does
         assert sets.names() == set()

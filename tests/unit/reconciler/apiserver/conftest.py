@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,14 @@ import yaml
 
 from bootstrap.reconciler import defaulting, model
 from bootstrap.reconciler.apiserver import ApiServerSettings
-from bootstrap.reconciler.apiserver.fake import FakeAPIServer
 from bootstrap.reconciler.apiserver.publisher import Publisher
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.pods.backoff import Backoff
-from bootstrap.reconciler.runtime.fake import FakeRuntime
 from bootstrap.reconciler.settings import Settings
+from tests.support.fake_apiserver import FakeAPIServer
+from tests.support.fake_runtime import FakeRuntime
+from tests.support.wait import wait_until
+from tests.unit.reconciler.conftest import no_sources
 
 NODE = "node-1"
 IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
@@ -31,14 +32,8 @@ T = TypeVar("T")
 
 
 def wait(what: str, check: Callable[[], T | None], timeout: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last: {value!r})")
-        time.sleep(0.02)
+    """wait_until with the unit tests' short timeout and interval."""
+    return wait_until(what, check, timeout=timeout, interval=0.02)
 
 
 def static_pod(name: str = "web", *, extra: str = "", image: str = IMAGE, origin: str | None = None) -> model.StaticPod:
@@ -105,9 +100,8 @@ def make_cluster(tmp: Path, *, api: FakeAPIServer | None = None, start_publisher
         gc_period=0.2,
         resync_period=5.0,
     )
-    reconciler = Reconciler(settings, runtime=runtime)
+    reconciler = Reconciler(settings, runtime=runtime, sources=no_sources)
     reconciler.crash_backoff = Backoff(initial=0.2, maximum=0.8, reset_after=30)
-    reconciler._make_sources = lambda: []  # type: ignore[method-assign]
     fake_api = api or FakeAPIServer(NODE)
     publisher = Publisher(reconciler, publisher_settings(tmp), api=fake_api)
     reconciler.start()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bootstrap.errors import APIServerError
-from bootstrap.reconciler.apiserver.client import GoneError, HTTPNodeAPI, reason_of, unreachable
+from bootstrap.reconciler.apiserver.client import GoneError, HTTPNodeAPI, unreachable
 
 Reply = tuple[int, Any]  # status, JSON body (or a list of watch lines)
 
@@ -151,7 +151,7 @@ def test_refusals_keep_status_and_reason(stub: tuple[Stub, HTTPNodeAPI]) -> None
     )
     with pytest.raises(APIServerError) as caught:
         api.create_pod({"metadata": {"name": "x", "namespace": "default"}})
-    assert caught.value.status == 403 and reason_of(caught.value) == "Forbidden"
+    assert caught.value.status == 403 and caught.value.reason == "Forbidden"
     assert "no PriorityClass with name nope" in caught.value.message and not unreachable(caught.value)
     server.reply = lambda m, p: status(503, "ServiceUnavailable", "starting")
     with pytest.raises(APIServerError) as busy:

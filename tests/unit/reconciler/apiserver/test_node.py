@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bootstrap.reconciler.apiserver import node as nodes
-from bootstrap.reconciler.apiserver.fake import FakeAPIServer
 from bootstrap.reconciler.apiserver.heartbeat import Heartbeat
-from bootstrap.reconciler.runtime.fake import FakeRuntime
+from tests.support.fake_apiserver import FakeAPIServer
+from tests.support.fake_runtime import FakeRuntime
 
 from .conftest import NODE
 
@@ -30,12 +30,28 @@ def test_node_object_has_the_kubelet_labels_and_no_room_for_api_pods(tmp_path: P
     labels = body["metadata"]["labels"]
     assert labels["kubernetes.io/hostname"] == NODE and labels["beta.kubernetes.io/os"] == "linux"
     assert labels["kbs.dev/static-pods-only"] == "true"
+    assert body["spec"]["taints"] == [{"key": "kbs.dev/static-pods-only", "value": "true", "effect": "NoSchedule"}]
     status = body["status"]
     assert status["capacity"]["pods"] == "110" and int(status["capacity"]["cpu"]) >= 1
     assert status["capacity"]["memory"].endswith("Ki")
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
     assert status["nodeInfo"]["kubeletVersion"] == "v1.37.2+kbs.0.1.0"
     assert status["nodeInfo"]["operatingSystem"] == "linux"
+
+
+def test_taking_over_a_node_adds_what_registration_would_have_set_and_keeps_the_rest(tmp_path: Path) -> None:
+    f = facts(tmp_path)
+    control_plane = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    existing = {"metadata": {"labels": {"kubernetes.io/hostname": "other"}}, "spec": {"taints": [control_plane]}}
+    patch = nodes.takeover_patch(existing, f)
+    assert "kubernetes.io/hostname" not in patch["metadata"]["labels"]  # a value someone set is left alone
+    assert patch["metadata"]["labels"]["kbs.dev/static-pods-only"] == "true"
+    assert patch["spec"]["taints"] == [
+        control_plane,
+        {"key": "kbs.dev/static-pods-only", "value": "true", "effect": "NoSchedule"},
+    ]
+    registered = nodes.node_object(f)
+    assert nodes.takeover_patch(registered, f) == {}
 
 
 def test_ready_condition_follows_the_reconciler_and_says_static_pods_only() -> None:

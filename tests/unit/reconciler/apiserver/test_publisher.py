@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bootstrap.reconciler.apiserver.fake import FakeAPIServer
 from bootstrap.reconciler.defaulting import CONFIG_HASH, CONFIG_MIRROR
 from bootstrap.reconciler.runtime import ExecResult
+from tests.support.fake_apiserver import FakeAPIServer
 
 from .conftest import NODE, Cluster, make_cluster, static_pod, wait
 

@@ -1,7 +1,7 @@
 """Helpers to drive a reconciler from tests (unit tests with FakeRuntime, real tests with Docker).
 
     with running(settings) as r:      # Reconciler started in background threads, stopped on exit
-        wait_for(lambda: ..., 30)     # poll a condition, AssertionError with a description on timeout
+        wait_until("...", lambda: ..., timeout=30)   # tests.support.wait
     remove_instance_containers(...)   # delete every container of one reconciler instance (test cleanup)
 
 Real tests give each reconciler a unique node name; the `io.kbs.reconciler=<node>` label then scopes listing,
@@ -11,7 +11,6 @@ adoption and cleanup to that test's containers, so tests can share one Docker en
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bootstrap.reconciler.settings import Settings
 from bootstrap.reconciler.status import PodStatus, read_status
+from tests.support.wait import wait_until
 
 if TYPE_CHECKING:
     from bootstrap.reconciler.manager import Reconciler
@@ -38,22 +38,6 @@ def running(settings: Settings, runtime: Runtime | None = None) -> Iterator[Reco
         yield reconciler
     finally:
         reconciler.stop()
-
-
-def wait_for(condition: Callable[[], T | None], timeout: float, what: str = "condition", interval: float = 0.1) -> T:
-    """Poll `condition` until it returns something truthy; that value, or AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while True:
-        try:
-            last = condition()
-        except Exception:
-            last = None
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def remove_instance_containers(instance: str, docker_host: str | None = None) -> int:
@@ -162,4 +146,4 @@ class Bed:
             status = self.status(name, namespace)
             return status if status is not None and check(status) else None
 
-        return wait_for(probe, timeout, what)
+        return wait_until(what, probe, timeout=timeout, interval=0.1)

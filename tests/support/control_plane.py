@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,7 +44,7 @@ nodeRegistration:
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 certificatesDir: {root}/etc/kubernetes/pki
-etcd:
+{cluster_extra}etcd:
   local:
     dataDir: {root}/var/lib/etcd
 ---
@@ -131,26 +131,6 @@ class Sandbox:
             client.close()
 
 
-def wait_until(what: str, check: Callable[[], T | None], timeout: float = 180.0, interval: float = 0.5) -> T:
-    """Poll `check` until it returns something truthy; AssertionError naming `what` after `timeout`.
-
-    A check that raises (a command failing while things come up) counts as "not yet"; the last answer or error
-    is in the message.
-    """
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-            last = value
-        except Exception as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
-
-
 def _ports_busy(extra: tuple[int, ...]) -> list[str]:
     busy = []
     for port in (*CONTROL_PLANE_PORTS, *extra):
@@ -176,11 +156,15 @@ def exclusive_ports(extra: tuple[int, ...] = ()) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def sandbox(testbed: TestBed) -> Iterator[Sandbox]:
-    """A temp root with the kbs config document in it; reset and removed at the end, whatever happened."""
+def sandbox(testbed: TestBed, endpoint: str | None = None) -> Iterator[Sandbox]:
+    """A temp root with the kbs config document in it; reset and removed at the end, whatever happened.
+
+    `endpoint`: the ClusterConfiguration's controlPlaneEndpoint (none by default).
+    """
     root = Path(tempfile.mkdtemp(prefix="kbs-e2e-init-"))
     config = root / "kbs.yaml"
-    config.write_text(CONFIG.format(root=root, node=NODE, port=20250, healthz=20248))
+    extra = f"controlPlaneEndpoint: {endpoint!r}\n" if endpoint else ""
+    config.write_text(CONFIG.format(root=root, node=NODE, port=20250, healthz=20248, cluster_extra=extra))
     box = Sandbox(root, config, testbed)
     try:
         yield box

@@ -26,9 +26,7 @@ Obj = dict[str, Any]
 
 
 def _error(code: int, reason: str, message: str) -> APIServerError:
-    error = APIServerError(f"{message} (HTTP {code})", status=code)
-    error.reason = reason  # type: ignore[attr-defined]
-    return error
+    return APIServerError(f"{message} (HTTP {code})", status=code, reason=reason)
 
 
 def _smp(base: Any, patch: Any) -> Any:

@@ -32,7 +32,8 @@ from bootstrap.reconciler.apiserver import ApiServerSettings
 from bootstrap.reconciler.manager import Reconciler
 from bootstrap.reconciler.settings import Settings
 from tests.real.conftest import TestBed
-from tests.real.test_init_support import CONFIG, REPO, exclusive_ports, wait_until
+from tests.support.control_plane import CONFIG, REPO, exclusive_ports
+from tests.support.wait import wait_until
 
 
 def output_with(what: str, produce: Callable[[], str], *needles: str, timeout: float = 120.0) -> str:
@@ -145,7 +146,9 @@ def _control_plane(
     reconciler: Reconciler | None = None
     try:
         config = root / "kbs.yaml"
-        config.write_text(CONFIG.format(root=root, node=node, port=port, healthz=port - 2))  # not used in process
+        config.write_text(
+            CONFIG.format(root=root, node=node, port=port, healthz=port - 2, cluster_extra="")
+        )  # not used in process
         _kbs(config, "certs", "generate")
         _kbs(config, "render")
         k8s = root / "etc/kubernetes"
