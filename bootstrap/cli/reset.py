@@ -39,13 +39,17 @@ def reset(*, cfg: KbsConfig, force: bool) -> None:
         click.echo(f"[reset] {line}")
     for name in report.containers:
         click.echo(f"[reset] removed container {name}")
+    if report.containers:
+        click.echo(f"[reset] removed {len(report.containers)} container(s) of the static pods kbs's reconciler ran")
     for path in report.files:
         click.echo(f"[reset] removed {path}")
     for path in report.directories:
         click.echo(f"[reset] removed {path}")
+    for path in report.emptied:
+        click.echo(f"[reset] emptied {path}")
     for path in report.kept:
         click.echo(f"[reset] kept {path}")
     for note in report.notes:
         click.echo(f"[reset] note: {note}")
-    total = len(report.containers) + len(report.files) + len(report.directories)
+    total = len(report.containers) + len(report.files) + len(report.directories) + len(report.emptied)
     click.echo(f"kbs reset: removed {total} item(s)" if total else "kbs reset: nothing to remove")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bootstrap import constants, versions
@@ -36,6 +36,7 @@ def complete(
     where: Mapping[str, str],
 ) -> KbsConfig:
     notes = list(notes)
+    fill_empty(cluster)
 
     def origin(kind: str, path: str) -> str:
         return flags.get(path) or f"{where.get(kind, kind)}: {path}"
@@ -93,7 +94,21 @@ def complete(
                 hint="pass --pod-network-cidr 10.244.0.0/16 (flannel's default) or set networking.podSubnet",
             )
 
-    # node name
+    registration = init.node_registration
+    normalize_names(init, cluster, origin)
+    if registration.taints is None:
+        registration.taints = [Taint(key=constants.CONTROL_PLANE_LABEL, effect="NoSchedule")]
+
+    if cluster.etcd.local is None and cluster.etcd.external is None:
+        cluster.etcd.local = LocalEtcd()
+    if kbs.static_pod_path is None:
+        kbs.static_pod_path = kbs.kubernetes_dir / "manifests"
+
+    return KbsConfig(init=init, cluster=cluster, kbs=kbs, version=row, source=source, notes=tuple(notes))
+
+
+def normalize_names(init: InitConfiguration, cluster: ClusterConfiguration, origin: Callable[[str, str], str]) -> None:
+    """The node name and SANs as kubeadm v1.37.2 takes them: defaulted, trimmed, lower-cased where it does."""
     registration = init.node_registration
     if not registration.name:
         name = host.hostname()
@@ -106,16 +121,37 @@ def complete(
             ) from None
         registration.name = name
     else:
+        # kubeadm (GetHostname) trims the name and lower-cases it before validating it: `MyNode ` is `mynode`
+        name = registration.name.strip().lower()
         try:
-            check_dns_subdomain(registration.name)
+            if not name:
+                raise ValueError("an empty (all-blank) name is invalid")
+            check_dns_subdomain(name)
         except ValueError as exc:
             raise ConfigError(f"{origin(INIT_KIND, 'nodeRegistration.name')}: {exc}") from None
-    if registration.taints is None:
-        registration.taints = [Taint(key=constants.CONTROL_PLANE_LABEL, effect="NoSchedule")]
+        registration.name = name
+    # kubeadm (SetClusterDynamicDefaults) lower-cases apiServer.certSANs, so `Foo.Example.com` is `foo.example.com`
+    cluster.api_server.cert_sans = [san.lower() for san in cluster.api_server.cert_sans]
+    if cluster.etcd.local is not None:  # ... but not the etcd SANs: it refuses an upper-case name there
+        for key, sans in (
+            ("serverCertSANs", cluster.etcd.local.server_cert_sans),
+            ("peerCertSANs", cluster.etcd.local.peer_cert_sans),
+        ):
+            for san in sans:
+                if san != san.lower():
+                    raise ConfigError(
+                        f"{origin(CLUSTER_KIND, f'etcd.local.{key}')}: {san!r} is not a valid DNS name "
+                        "(lower-case letters, digits, '-' and '.')",
+                        hint=f"write it as {san.lower()!r}",
+                    )
 
-    if cluster.etcd.local is None and cluster.etcd.external is None:
-        cluster.etcd.local = LocalEtcd()
-    if kbs.static_pod_path is None:
-        kbs.static_pod_path = kbs.kubernetes_dir / "manifests"
 
-    return KbsConfig(init=init, cluster=cluster, kbs=kbs, version=row, source=source, notes=tuple(notes))
+def fill_empty(cluster: ClusterConfiguration) -> None:
+    """kubeadm (SetDefaults_ClusterConfiguration) treats an empty string like a missing field."""
+    cluster.image_repository = cluster.image_repository or constants.DEFAULT_IMAGE_REPOSITORY
+    cluster.certificates_dir = cluster.certificates_dir or str(constants.CERTIFICATES_DIR)
+    cluster.cluster_name = cluster.cluster_name or constants.DEFAULT_CLUSTER_NAME
+    cluster.networking.service_subnet = cluster.networking.service_subnet or constants.DEFAULT_SERVICE_SUBNET
+    cluster.networking.dns_domain = cluster.networking.dns_domain or constants.DEFAULT_DNS_DOMAIN
+    if cluster.etcd.local is not None:
+        cluster.etcd.local.data_dir = cluster.etcd.local.data_dir or str(constants.ETCD_DATA_DIR)

@@ -18,15 +18,14 @@ from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND, KUBEADM_API_VERSION
 from bootstrap.config.types import (
     SAN,
     Arg,
-    CIDRs,
-    DNSName,
     Document,
     Duration,
     Endpoint,
     EnvVar,
     HostPathMount,
-    NonEmptyText,
+    ImageRepository,
     OptionalCIDRs,
+    OptionalDNSName,
     OptionalIPAddress,
     Port,
     Text,
@@ -106,9 +105,9 @@ class APIServer(ControlPlaneComponent):
 
 
 class LocalEtcd(Document):
-    image_repository: Text = ""
+    image_repository: ImageRepository = ""
     image_tag: Text = ""
-    data_dir: NonEmptyText = str(constants.ETCD_DATA_DIR)
+    data_dir: Text = str(constants.ETCD_DATA_DIR)  # "" -> the default, as kubeadm
     extra_args: list[Arg] = field(default_factory=list)
     extra_envs: list[EnvVar] = field(default_factory=list)
     server_cert_sans: list[SAN] = field(default_factory=list, name="serverCertSANs")
@@ -133,13 +132,13 @@ class Etcd(Document):
 
 
 class Networking(Document):
-    service_subnet: CIDRs = constants.DEFAULT_SERVICE_SUBNET
+    service_subnet: OptionalCIDRs = constants.DEFAULT_SERVICE_SUBNET  # "" -> the default, as kubeadm
     pod_subnet: OptionalCIDRs = ""
-    dns_domain: DNSName = constants.DEFAULT_DNS_DOMAIN
+    dns_domain: OptionalDNSName = constants.DEFAULT_DNS_DOMAIN  # "" -> the default, as kubeadm
 
 
 class DNS(Document):
-    image_repository: Text = ""
+    image_repository: ImageRepository = ""
     image_tag: Text = ""
     disabled: bool = False
 
@@ -160,10 +159,10 @@ class ClusterConfiguration(Document):
     scheduler: ControlPlaneComponent = field(default_factory=ControlPlaneComponent)
     dns: DNS = field(default_factory=DNS)
     proxy: Proxy = field(default_factory=Proxy)
-    certificates_dir: NonEmptyText = str(constants.CERTIFICATES_DIR)
-    image_repository: NonEmptyText = constants.DEFAULT_IMAGE_REPOSITORY
+    certificates_dir: Text = str(constants.CERTIFICATES_DIR)  # "" -> the default, as kubeadm (also below)
+    image_repository: ImageRepository = constants.DEFAULT_IMAGE_REPOSITORY
     feature_gates: dict[str, bool] = field(default_factory=dict)
-    cluster_name: NonEmptyText = constants.DEFAULT_CLUSTER_NAME
+    cluster_name: Text = constants.DEFAULT_CLUSTER_NAME
     encryption_algorithm: EncryptionAlgorithm = "RSA-2048"
     certificate_validity_period: Duration = timedelta(hours=8760)
     ca_certificate_validity_period: Duration = timedelta(hours=87600)

@@ -215,11 +215,27 @@ def split_host_port(endpoint: str) -> tuple[str, int | None]:
     return host, port
 
 
+# the distribution reference grammar kubeadm validates `<imageRepository>/name:tag` with (ReferenceRegexp)
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*:[\w][\w.-]{{0,127}}$")
+
+
+def check_image_repository(value: str) -> str:
+    """An image repository: `<value>/name:tag` must be a valid image reference (kubeadm's check), so no trailing
+    `/`, no upper case after the registry host, no blanks."""
+    check_text(value)
+    if value and not _IMAGE_REFERENCE.match(f"{value}/name:tag"):
+        raise ValueError(f"{value!r} is not an image repository (like registry.k8s.io or mirror.example.com:5000/k8s)")
+    return value
+
+
 def check_endpoint(value: str) -> str:
     if not value:
         return value
     host, _ = split_host_port(value)
-    if not (is_ip(host) or _DNS_SUBDOMAIN.match(host.lower())):
+    if not (is_ip(host) or _DNS_SUBDOMAIN.match(host)):  # kubeadm too refuses an upper-case host
         raise ValueError(f"{value!r}: {host!r} is neither an IP address nor a DNS name")
     return value
 
@@ -236,8 +252,10 @@ if TYPE_CHECKING:
     CIDRs: TypeAlias = str
     OptionalCIDRs: TypeAlias = str
     DNSName: TypeAlias = str
+    OptionalDNSName: TypeAlias = str
     SAN: TypeAlias = str
     Endpoint: TypeAlias = str
+    ImageRepository: TypeAlias = str
     Duration: TypeAlias = timedelta
 else:
 
@@ -255,9 +273,13 @@ else:
 
     class DNSName(str): ...
 
+    class OptionalDNSName(str): ...  # empty means "not set": kubeadm's default
+
     class SAN(str): ...
 
     class Endpoint(str): ...
+
+    class ImageRepository(str): ...  # empty: inherit (etcd.local, dns) where the field allows it
 
     class Duration(timedelta): ...  # a Go duration in files ("4m0s", "8760h")
 
@@ -274,8 +296,10 @@ CHECKS: dict[type, Callable[[str], Any]] = {
     CIDRs: check_cidrs,
     OptionalCIDRs: _optional(check_cidrs),
     DNSName: check_dns_subdomain,
+    OptionalDNSName: _optional(check_dns_subdomain),
     SAN: check_san,
     Endpoint: check_endpoint,
+    ImageRepository: check_image_repository,
 }
 FlagName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]

@@ -6,6 +6,11 @@ between the record and the write leaves an entry for a file that may not exist; 
 re-run finds the path already classified. A path is classified once and keeps its class, except that
 `--adopt` turns a foreign manifest into kbs's.
 
+A data directory (etcd's data dir, the reconciler's state, run and log dirs) that already exists but is empty
+when kbs first uses it is classed `contents`: the directory is not kbs's, but everything in it is — the
+situation another tool's reset leaves behind (`kubeadm reset` empties /var/lib/etcd and keeps it). Reset then
+empties it, as `kubeadm reset` does with the etcd data dir, and a re-run's preflight accepts its data.
+
 The ledger is one JSON file in the reconciler's state directory, written atomically.
 """
 
@@ -21,7 +26,7 @@ from bootstrap.errors import FileWriteError
 from bootstrap.fsutil import atomic_write
 
 LEDGER_FILE = "kbs-init-ledger.json"
-Kind = Literal["created", "foreign"]
+Kind = Literal["created", "foreign", "contents"]
 
 
 @dataclass
@@ -42,7 +47,7 @@ class Ledger:
                 f"cannot read kbs's ledger {path}: {exc}",
                 hint="the file lists what kbs created; restore it or remove it (reset then removes nothing)",
             ) from exc
-        entries = {str(p): k for p, k in raw.get("paths", {}).items() if k in ("created", "foreign")}
+        entries = {str(p): k for p, k in raw.get("paths", {}).items() if k in ("created", "foreign", "contents")}
         return cls(path, entries)
 
     def kind(self, path: Path) -> Kind | None:
@@ -50,6 +55,23 @@ class Ledger:
 
     def owns(self, path: Path) -> bool:
         return self.entries.get(str(path)) == "created"
+
+    def owns_contents(self, path: Path) -> bool:
+        """Whether everything inside `path` is kbs's (it created the directory, or found it empty)."""
+        return self.entries.get(str(path)) in ("created", "contents")
+
+    def classify_data_dirs(self, paths: Iterable[Path]) -> None:
+        """Like `classify`, but a directory that exists and is empty becomes `contents`, also when an earlier run
+        had classed it `foreign` and it is empty again (its foreign content is gone, what comes next is kbs's)."""
+        for path in paths:
+            kind = self.entries.get(str(path))
+            if kind in ("created", "contents"):
+                continue
+            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                self.entries[str(path)] = "contents"
+                self.dirty = True
+            elif kind is None:
+                self.classify([path])
 
     def classify(self, paths: Iterable[Path]) -> None:
         """Record each path not seen before: `foreign` if it exists now, else `created` (kbs is about to make it,
@@ -79,6 +101,9 @@ class Ledger:
     def created(self) -> list[Path]:
         return sorted((Path(p) for p, k in self.entries.items() if k == "created"), key=str)
 
+    def contents(self) -> list[Path]:
+        return sorted((Path(p) for p, k in self.entries.items() if k == "contents"), key=str)
+
     def save(self) -> None:
         if not self.dirty:
             return
@@ -94,10 +119,12 @@ class Ledger:
         return True
 
 
-def record(state_dir: Path, paths: Iterable[Path]) -> Ledger:
-    """Load the ledger, classify `paths` (and the state directory the ledger itself lives in), save it."""
+def record(state_dir: Path, paths: Iterable[Path], data_dirs: Iterable[Path] = ()) -> Ledger:
+    """Load the ledger, classify `paths` and the data directories `data_dirs` (and the state directory the ledger
+    itself lives in, a data directory too), save it."""
     ledger = Ledger.load(state_dir)
-    ledger.classify([state_dir])
+    ledger.classify_data_dirs([state_dir])
     ledger.classify(paths)
+    ledger.classify_data_dirs(data_dirs)
     ledger.save()
     return ledger

@@ -16,7 +16,7 @@ from bootstrap.phases.context import InitData
 from bootstrap.phases.workflow import Outcome
 
 
-def write(data: InitData, phase: str, components: list[str], extra_paths: tuple[Path, ...] = ()) -> Outcome:
+def write(data: InitData, phase: str, components: list[str], data_dirs: tuple[Path, ...] = ()) -> Outcome:
     from bootstrap.render import Change, manifest_path, render_manifests, write_manifests
 
     cfg = data.cfg
@@ -33,7 +33,9 @@ def write(data: InitData, phase: str, components: list[str], extra_paths: tuple[
                 )
             ledger.adopt(path)
             data.out.line(phase, f"adopting {path} (--adopt): kbs now manages it and `kbs reset` removes it")
-    ledger.classify([state_dir, directory, *paths, *extra_paths])
+    ledger.classify_data_dirs([state_dir])
+    ledger.classify([directory, *paths])
+    ledger.classify_data_dirs(data_dirs)
     ledger.save()
     # --dry-run: the manifests name the real paths (what would be written), though they land in the temp dir
     manifests = render_manifests(data.real_cfg or cfg, components)

@@ -147,7 +147,7 @@ def etcd_dir_available(data: InitData) -> list[Problem]:
         return []
     path = data.cfg.etcd_data_dir
     ledger = Ledger.load(data.cfg.kbs.reconciler.state_dir)
-    if path.is_dir() and any(path.iterdir()) and not ledger.owns(path):
+    if path.is_dir() and any(path.iterdir()) and not ledger.owns_contents(path):
         return [Problem(check_name_for(path, "DirAvailable-"), f"{path} is not empty and kbs did not create it")]
     return []
 

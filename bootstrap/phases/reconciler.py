@@ -35,8 +35,8 @@ def run(data: InitData) -> Outcome:
         return Outcome(f"the installed kubelet runs the manifests in {cfg.manifests_dir}")
     path = supervise.config_file(cfg)
     reconciler = cfg.kbs.reconciler
-    paths = [path, reconciler.run_dir, reconciler.log_dir, supervise.pidfile(cfg), supervise.logfile(cfg)]
-    ledgers.record(reconciler.state_dir, [*paths, cfg.manifests_dir])
+    paths = [path, supervise.pidfile(cfg), supervise.logfile(cfg), cfg.manifests_dir]
+    ledgers.record(reconciler.state_dir, paths, data_dirs=[reconciler.run_dir, reconciler.log_dir])
     # the staticPodPath exists before the reconciler starts, so it watches it (inotify) from its first moment
     ensure_dir(cfg.manifests_dir, constants.MANIFESTS_DIR_MODE)
     config_changed = atomic_write(path, supervise.config_text(cfg), mode=0o600, dir_mode=0o700)

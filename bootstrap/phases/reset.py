@@ -4,9 +4,10 @@ Order matters: stop the reconciler first (or it restarts what we remove), then t
 then the files. What counts as "kbs created it" is the ledger (bootstrap.phases.ledger): the manifests, PKI,
 kubeconfigs, reconciler config, pidfile and log, and the directories kbs had to make. Directories that hold
 only kbs's data (etcd's data dir, the reconciler's state, run and log dirs) go with their contents when kbs
-created them; any other directory kbs made is removed only once empty, so a file the operator put there keeps
-it. Manifests kbs did not write (the operator's own static pods) are never touched, though their containers —
-which kbs's reconciler started — are removed with the rest when the bundled reconciler ran them.
+created them, and are emptied (kept) when kbs found them empty (ledger class `contents`, like kubeadm reset
+empties the etcd data dir); any other directory kbs made is removed only once empty, so a file the operator put
+there keeps it. Manifests kbs did not write (the operator's own static pods) are never touched, though their
+containers — which kbs's reconciler started — are removed with the rest when the bundled reconciler ran them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ResetReport:
     containers: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)
+    emptied: list[str] = field(default_factory=list)  # directories kbs found empty: their contents were kbs's
     kept: list[str] = field(default_factory=list)  # kbs-made directories left because someone else's files are inside
     notes: list[str] = field(default_factory=list)
 
@@ -53,16 +55,33 @@ def _pod_names(cfg: KbsConfig) -> set[tuple[str, str]]:
     return names
 
 
+SWEEPS = 5  # listing again after a removal catches a container Docker was still creating or removing
+
+
 def remove_containers(cfg: KbsConfig, report: ResetReport) -> None:
+    """Remove every container the bundled reconciler made (its instance label), whatever state it is in, plus
+    the containers of the pods it ran by name; the reconciler is stopped first, so nothing makes new ones.
+
+    Listed again until a listing finds none: a pod the reconciler was stopping at the moment it was stopped
+    (its manifest just removed) can still be on its way out in Docker, or be removed by Docker between the
+    listing and the removal, and must not survive the reset either way."""
     from bootstrap.phases import containers
 
     wanted = _pod_names(cfg)
     instance = cfg.node_name.lower()  # the reconciler labels its containers with its instance, the node name
-    found = [
-        c for c in containers.list_pod_containers(cfg) if c.reconciler == instance or (c.namespace, c.pod) in wanted
-    ]
-    for item in containers.remove(cfg, found):
-        report.containers.append(f"{item.name} ({item.id})")
+    done: set[str] = set()
+    for _ in range(SWEEPS):
+        found = [
+            c
+            for c in containers.list_pod_containers(cfg)
+            if (c.reconciler == instance or (c.namespace, c.pod) in wanted) and c.id not in done
+        ]
+        if not found:
+            break
+        for item in containers.remove(cfg, found):
+            done.add(item.id)
+            report.containers.append(f"{item.name} ({item.id})")
+        done |= {c.id for c in found}
 
 
 def remove_files(cfg: KbsConfig, ledger: ledgers.Ledger, report: ResetReport) -> None:
@@ -85,6 +104,17 @@ def remove_files(cfg: KbsConfig, ledger: ledgers.Ledger, report: ResetReport) ->
                 report.kept.append(
                     f"{path}/ (holds files kbs did not create: {', '.join(sorted(p.name for p in path.iterdir())[:5])})"
                 )
+    for path in sorted(ledger.contents(), key=lambda p: len(p.parts), reverse=True):
+        if path.is_symlink() or not path.is_dir():
+            continue
+        inside = [p for p in path.iterdir() if p != ledger.path]
+        for item in inside:
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+        if inside:
+            report.emptied.append(f"{path}/ ({len(inside)} entries; kbs found it empty and keeps it)")
 
 
 def reset(cfg: KbsConfig) -> ResetReport:

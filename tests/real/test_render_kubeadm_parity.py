@@ -102,6 +102,19 @@ SCENARIOS: dict[str, tuple[str | None, str, dict[str, str]]] = {
         {},
     ),
     "timeouts": ("timeouts:\n  controlPlaneComponentHealthCheck: 95s\n", "", {}),
+    # kubeadm takes an empty string for its default (SetDefaults_ClusterConfiguration)
+    "empty-strings": (
+        "",
+        "imageRepository: ''\nclusterName: ''\nnetworking:\n  serviceSubnet: ''\n  dnsDomain: ''\n"
+        "etcd:\n  local:\n    dataDir: ''\n",
+        {},
+    ),
+    # kubeadm trims and lower-cases the node name (GetHostname) and lower-cases apiServer.certSANs
+    "normalized-names": (
+        "nodeRegistration:\n  name: ' Parity-Node '\n",
+        "apiServer:\n  certSANs: [Parity.Example.COM, 10.0.0.77]\n",
+        {},
+    ),
 }
 
 
@@ -112,7 +125,9 @@ def _config_text(name: str, version: str, tmp: Path) -> str:
     if init is None:
         return cluster_doc
     init_doc = INIT.format(address=address)
-    if init.startswith("  "):  # an addition under localAPIEndpoint
+    if init.startswith("nodeRegistration:"):  # a replacement of the node registration
+        init_doc = init_doc[: init_doc.index("nodeRegistration:")] + init
+    elif init.startswith("  "):  # an addition under localAPIEndpoint
         init_doc = init_doc.replace("  advertiseAddress", init + "  advertiseAddress")
     else:
         init_doc += init

@@ -12,6 +12,7 @@ start and finish times do not change while its state does not, so an idle relist
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from docker.types import LogConfig
 from bootstrap.constants import CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, RECONCILER_LABEL
 from bootstrap.errors import RuntimeUnavailableError
 from bootstrap.reconciler.errors import ContainerGoneError, ImagePullError, RuntimeOperationError
-from bootstrap.reconciler.runtime import ContainerRecord, CreateSpec, ExecResult, RuntimeEvent
+from bootstrap.reconciler.runtime import ContainerRecord, CreateSpec, ExecResult, RuntimeEvent, privileged
 from bootstrap.reconciler.status import parse_time
 
 API_VERSION = "1.41"
@@ -83,10 +84,16 @@ class DockerRuntime:
         self._cache: dict[str, tuple[str, ContainerRecord]] = {}
         self._lock = threading.Lock()
         self._watch_stream: Any = None
+        self.unknown_capabilities: set[str] = set()  # capabilities this engine has no name for (runtime.privileged)
         local = base_url is None or base_url.startswith("unix://")
         # runc fails to start a container with a negative OOM score where it may not set one; the kubelet has
         # the same problem in such sandboxes. Containers then keep the default score instead of failing.
         self.negative_oom_score = can_lower_oom_score() if local else True
+
+    @functools.cached_property
+    def privileged_mode(self) -> privileged.Privileged:
+        """How a privileged container is granted on this engine, found once (see runtime.privileged)."""
+        return privileged.detect(self._base_url)
 
     # --- plumbing -------------------------------------------------------------------------------------------
     @property
@@ -203,8 +210,19 @@ class DockerRuntime:
         ports: dict[int | str, Any] = {}
         for container_port, protocol, host_port, host_ip in spec.port_bindings:
             ports.setdefault(f"{container_port}/{protocol.lower()}", []).append((host_ip or "", host_port))
+        binds = [f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts]
+        security: dict[str, Any] = {"privileged": False, "binds": binds, "cap_add": list(spec.cap_add)}
+        security["security_opt"] = list(spec.security_opt)
+        if spec.privileged:  # Docker's privileged mode where the engine can grant it, else containerd's way
+            security = privileged.host_config(
+                self.privileged_mode,
+                binds=binds,
+                cap_add=list(spec.cap_add),
+                security_opt=list(spec.security_opt),
+                unknown=self.unknown_capabilities,
+            )
         host_config = api.create_host_config(
-            binds=[f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts] or None,
+            binds=security["binds"] or None,
             tmpfs=dict(spec.tmpfs) or None,
             network_mode=spec.network_mode,
             ipc_mode=spec.ipc_mode,
@@ -215,11 +233,13 @@ class DockerRuntime:
             dns_opt=list(spec.dns_options) or None,
             extra_hosts=list(spec.extra_hosts) or None,
             port_bindings=ports or None,
-            privileged=spec.privileged,
-            cap_add=list(spec.cap_add) or None,
-            cap_drop=list(spec.cap_drop) or None,
+            privileged=security["privileged"],
+            cap_add=security["cap_add"] or None,
+            cap_drop=security.get("cap_drop", list(spec.cap_drop)) or None,
             read_only=spec.read_only_rootfs or None,
-            security_opt=list(spec.security_opt) or None,
+            security_opt=security["security_opt"] or None,
+            devices=security.get("devices") or None,
+            device_cgroup_rules=security.get("device_cgroup_rules") or None,
             group_add=list(spec.group_add) or None,
             cpu_shares=spec.cpu_shares,
             cpu_quota=spec.cpu_quota,
@@ -232,9 +252,25 @@ class DockerRuntime:
                 type="json-file", config={"max-size": CONTAINER_LOG_MAX_SIZE, "max-file": CONTAINER_LOG_MAX_FILES}
             ),
         )
+        if security.get("unmasked"):
+            host_config.update(MaskedPaths=[], ReadonlyPaths=[])
         exposed = [(p, proto.lower()) for p, proto, _, _ in spec.port_bindings] or None
 
         def create(name: str) -> str:
+            while True:
+                try:
+                    return create_once(name)
+                except docker.errors.APIError as exc:
+                    # An engine older than the kernel rejects capabilities it has no name for (Docker 20.10:
+                    # CAP_BPF, CAP_PERFMON): it cannot grant them anyway, so ask again without them.
+                    unknown = privileged.unknown_capability(_explain(exc))
+                    caps = host_config.get("CapAdd") or []
+                    if not unknown or privileged.DOCKER_PREFIX + unknown not in caps:
+                        raise
+                    self.unknown_capabilities.add(unknown)
+                    host_config["CapAdd"] = [c for c in caps if c != privileged.DOCKER_PREFIX + unknown]
+
+        def create_once(name: str) -> str:
             created = api.create_container(
                 spec.image,
                 command=list(spec.cmd) if spec.cmd is not None else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -260,3 +261,63 @@ def test_no_default_route_means_an_explicit_advertise_address_is_needed(monkeypa
     with pytest.raises(ConfigError, match="loopback"):
         load_config(None)
     assert load_config(None, Overrides(advertise_address="192.0.2.7")).advertise_address == "192.0.2.7"
+
+
+def test_node_name_is_trimmed_and_lower_cased_and_cert_sans_lower_cased_like_kubeadm(
+    write_config: WriteConfig,
+) -> None:
+    cfg = load_config(
+        write_config(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  name: ' CP-1 '\n"
+            "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+            "apiServer:\n  certSANs: [API.Example.COM, '*.Apps.Example.com', 10.0.0.9]\n"
+        )
+    )
+    assert cfg.node_name == "cp-1"
+    assert cfg.cluster.api_server.cert_sans == ["api.example.com", "*.apps.example.com", "10.0.0.9"]
+    with pytest.raises(ConfigError, match=r"nodeRegistration\.name"):
+        load_config(
+            write_config(
+                "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  name: '  '\n"
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("cluster", "field"),
+    [
+        ("controlPlaneEndpoint: CP.example.com:6443\n", "controlPlaneEndpoint"),
+        ("etcd:\n  local:\n    serverCertSANs: [Etcd.Example.com]\n", "etcd.local.serverCertSANs"),
+        ("etcd:\n  local:\n    peerCertSANs: [Peer.Example.com]\n", "etcd.local.peerCertSANs"),
+    ],
+)
+def test_upper_case_names_kubeadm_refuses_are_refused(write_config: WriteConfig, cluster: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(field)):
+        load_config(write_config("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n" + cluster))
+
+
+def test_empty_strings_take_kubeadm_s_defaults(write_config: WriteConfig) -> None:
+    cfg = load_config(
+        write_config(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nimageRepository: ''\n"
+            "certificatesDir: ''\nclusterName: ''\nnetworking: {serviceSubnet: '', dnsDomain: ''}\n"
+            "etcd: {local: {dataDir: ''}}\n"
+        )
+    )
+    assert cfg.image("kube-apiserver").startswith("registry.k8s.io/kube-apiserver:")
+    assert (cfg.cluster.certificates_dir, cfg.cluster.cluster_name) == ("/etc/kubernetes/pki", "kubernetes")
+    assert (cfg.cluster.networking.service_subnet, cfg.cluster.networking.dns_domain) == (
+        "10.96.0.0/12",
+        "cluster.local",
+    )
+    assert cfg.etcd_data_dir == Path("/var/lib/etcd")
+
+
+@pytest.mark.parametrize("repository", ["registry.k8s.io/", "Mirror.example.com/K8s", "mirror example"])
+def test_image_repositories_kubeadm_refuses_are_refused(write_config: WriteConfig, repository: str) -> None:
+    with pytest.raises(ConfigError, match="imageRepository"):
+        load_config(
+            write_config(
+                f"apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nimageRepository: '{repository}'\n"
+            )
+        )

@@ -70,3 +70,58 @@ def test_reset_without_a_ledger_removes_nothing(cfg: KbsConfig, monkeypatch: pyt
     report = resets.reset(cfg)
     assert (cfg.cert_dir / "ca.crt").exists()
     assert not report.files and any("no ledger" in n for n in report.notes)
+
+
+def test_an_empty_data_dir_kbs_finds_is_classed_contents_also_after_a_foreign_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var-lib-etcd"
+    data_dir.mkdir()
+    ledger = ledgers.record(tmp_path / "state", [], data_dirs=[data_dir])
+    assert ledger.kind(data_dir) == "contents" and ledger.owns_contents(data_dir) and not ledger.owns(data_dir)
+    (data_dir / "member").mkdir()
+    assert ledgers.record(tmp_path / "state", [], data_dirs=[data_dir]).kind(data_dir) == "contents"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "theirs").write_text("x")
+    assert ledgers.record(tmp_path / "state", [], data_dirs=[other]).kind(other) == "foreign"
+    (other / "theirs").unlink()  # emptied since: what comes next is kbs's
+    assert ledgers.record(tmp_path / "state", [], data_dirs=[other]).kind(other) == "contents"
+
+
+def test_reset_empties_the_data_dirs_kbs_found_empty_and_keeps_them(
+    cfg: KbsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervise, "stop", lambda cfg: None)
+    state = cfg.kbs.reconciler.state_dir
+    for directory in (cfg.etcd_data_dir, state):
+        directory.mkdir(parents=True)
+    ledgers.record(state, [], data_dirs=[cfg.etcd_data_dir])
+    (cfg.etcd_data_dir / "member" / "snap").mkdir(parents=True)
+    (state / "pods").mkdir()
+
+    report = resets.reset(cfg)
+
+    assert cfg.etcd_data_dir.is_dir() and not any(cfg.etcd_data_dir.iterdir())
+    assert state.is_dir() and not any(state.iterdir())
+    assert any(str(cfg.etcd_data_dir) in e for e in report.emptied)
+
+
+def test_reset_lists_again_until_no_container_of_the_reconciler_is_left(
+    cfg: KbsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bootstrap.phases import containers
+
+    def box(cid: str, reconciler: str) -> containers.Container:
+        return containers.Container(cid, f"k8s_c_p_ns_{cid}", "p", "ns", "c", "exited", 0, 0, None, "img", reconciler)
+
+    listings = [[box("a", cfg.node_name), box("z", "another-node")], [box("b", cfg.node_name)], []]
+    removed: list[str] = []
+    monkeypatch.setattr(containers, "list_pod_containers", lambda cfg: listings.pop(0))
+
+    def remove(cfg: KbsConfig, found: list[containers.Container]) -> list[containers.Container]:
+        removed.extend(c.id for c in found)
+        return found
+
+    monkeypatch.setattr(containers, "remove", remove)
+    report = resets.ResetReport()
+    resets.remove_containers(cfg, report)
+    assert removed == ["a", "b"] and len(report.containers) == 2

@@ -105,3 +105,10 @@ def test_only_a_remote_engine_has_its_clock_compared(
 
     monkeypatch.setenv("DOCKER_HOST", host)
     assert images.engine_is_remote(make_cfg(tmp_path, mode="bundled")) is remote
+
+
+def test_an_etcd_dir_found_empty_holds_kbs_s_data_on_the_re_run(data: InitData) -> None:
+    data.cfg.etcd_data_dir.mkdir(parents=True)  # what `kubeadm reset` leaves behind
+    ledgers.record(data.cfg.kbs.reconciler.state_dir, [], data_dirs=[data.cfg.etcd_data_dir])
+    (data.cfg.etcd_data_dir / "member").mkdir()  # etcd of the cluster kbs created
+    assert preflight.evaluate(data, _only(preflight.etcd_dir_available)) == ([], [])
