@@ -91,6 +91,7 @@ def test_scheduler_binds_a_pod_that_tolerates_the_control_plane_taint(cp: Sandbo
             "tolerations": [
                 {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
                 {"key": "node.kubernetes.io/not-ready", "operator": "Exists"},
+                {"key": "kbs.dev/static-pods-only", "operator": "Exists", "effect": "NoSchedule"},
             ],
             "containers": [{"name": "c", "image": testbed.images["pause"]}],
         },

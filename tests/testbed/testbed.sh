@@ -167,7 +167,11 @@ PY
 }
 component() { component_table | awk -v n="$1" '$1 == n'; }
 component_names() { component_table | awk '{ print $1 }'; }
-component_module_dir() { local row; row=$(component "$1"); set -- $row; printf '%s/modules/%s-%s\n' "$HERE" "$1" "$3"; }
+component_module_dir() {
+  local name _module version _rest
+  read -r name _module version _rest <<<"$(component "$1")"
+  printf '%s/modules/%s-%s\n' "$HERE" "$name" "$version"
+}
 
 # Writes tests/testbed/modules/NAME-VERSION/go.mod for one component: a tool module requiring exactly its tag.
 write_component_gomod() {
@@ -519,7 +523,7 @@ check() {
   local etag; etag=$(etcd_tag "$v")
   expect "etcd in $REGISTRY/etcd:$etag" "$(run_in "$REGISTRY/etcd:$etag" etcd --version)" "etcd Version: ${etag%-*}"
   expect "pause" "$(run_in "$REGISTRY/pause:$(pause_tag "$v")" /pause -v)" "v$(pause_tag "$v")"
-  local agn="$AGNHOST_REPO:$(agnhost_version)"
+  local agn; agn="$AGNHOST_REPO:$(agnhost_version)"
   expect "agnhost" "$(run_in "$agn" /agnhost --help)" "netexec"
   expect "agnhost's entrypoint and command" "$(docker image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}}' "$agn")" '["/agnhost"] ["pause"]'
   expect "agnhost-2 and /uploads" "$(run_in "$agn" /bin/ls -d /agnhost-2 /uploads)" "/uploads"
