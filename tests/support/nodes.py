@@ -50,11 +50,13 @@ def node_images() -> dict[Role, str]:
 def privileged_works() -> bool:
     """Whether `docker run --privileged` can start a container on this machine's engine."""
     client = docker.from_env()
+    container = client.containers.create(node_images()["worker"], ["true"], entrypoint=[], privileged=True)
     try:
-        client.containers.run(node_images()["worker"], ["true"], entrypoint=[], privileged=True, remove=True)
-    except (docker.errors.APIError, docker.errors.ContainerError):
+        container.start()  # this is what fails where the engine cannot grant every capability
+    except docker.errors.APIError:
         return False
     finally:
+        container.remove(force=True)  # a container that failed to start stays behind as "Created" otherwise
         client.close()
     return True
 
