@@ -26,8 +26,8 @@ tools:
 	tests/tools.sh
 
 lint: venv
-	$(BIN)/ruff check bootstrap pki tests bench
-	$(BIN)/ruff format --check bootstrap pki tests bench
+	$(BIN)/ruff check bootstrap pki tests bench hatch_build.py
+	$(BIN)/ruff format --check bootstrap pki tests bench hatch_build.py
 	$(BIN)/mypy
 
 unit: venv

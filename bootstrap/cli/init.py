@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bootstrap.config.effective import KbsConfig
-    from bootstrap.phases.context import InitData
+    from bootstrap.phases.context import InitData, InitOptions
 
 
 class Printer:
@@ -99,7 +99,7 @@ def _options(
     upload_certs: bool = False,
     certificate_key: str | None = None,
     skip_certificate_key_print: bool = False,
-) -> Any:
+) -> InitOptions:
     from bootstrap.phases.context import InitOptions
 
     names = frozenset(n.strip().lower() for item in ignore_preflight_errors for n in item.split(",") if n.strip())
@@ -115,7 +115,7 @@ def _options(
     )
 
 
-def _run(cfg: KbsConfig, options: Any, skip: tuple[str, ...] = (), only: str | None = None) -> None:
+def _run(cfg: KbsConfig, options: InitOptions, skip: tuple[str, ...] = (), only: str | None = None) -> None:
     from bootstrap.phases.init import INIT, prepare, start_early_work, sync_skipped_addons
 
     printer = Printer()

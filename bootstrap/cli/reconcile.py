@@ -10,11 +10,14 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from bootstrap import constants
+
+if TYPE_CHECKING:
+    from bootstrap.reconciler.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -125,7 +128,7 @@ def reconciler_options(func: F) -> F:
     return func
 
 
-def _settings(kwargs: dict[str, Any]) -> Any:
+def _settings(kwargs: dict[str, Any]) -> Settings:
     """Settings from the flags (and --config); a FlagError is a usage error (exit 2)."""
     from bootstrap.reconciler.flags import FlagError, build_settings
 

@@ -1,12 +1,11 @@
 """The built-in templates, compiled ahead of time: `kbs render` skips Jinja's compiler (~40 ms of ~300).
 
-    .venv/bin/python -m tests.support.precompile      # regenerate after editing templates/manifests/*.j2
-
-Each built-in template has a module bootstrap/render/compiled/tmpl_<sha1 of name>.py holding Jinja's generated code
-and the SHA-256 of the template source (and Jinja version) it came from. The engine's loader uses a module only when
-that hash matches the template file it would otherwise compile, so an edited template, an operator's
---templates-dir file or another Jinja is simply compiled as usual; tests/unit/render/test_precompiled.py fails
-when the modules are stale.
+The modules bootstrap/render/compiled/tmpl_<sha1 of name>.py are made when kbs is built (hatch_build.py, a
+hatchling build hook: into the wheel, or in place for an editable install; never committed). Each holds Jinja's
+generated code and the SHA-256 of the template source (and Jinja version) it came from. The engine's loader uses a
+module only when that hash matches the template file it would otherwise compile, so an edited template, an
+operator's --templates-dir file, another Jinja or a missing module is simply compiled as usual
+(tests/unit/render/test_precompiled.py).
 """
 
 from __future__ import annotations

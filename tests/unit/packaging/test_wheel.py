@@ -90,3 +90,15 @@ def test_wheel_ships_no_test_doubles_or_test_helpers(wheel: zipfile.ZipFile) -> 
     assert not [n for n in shipped if "fake" in n.rsplit("/", 1)[-1] or n.endswith(("/testing.py", "/conftest.py"))]
     importing = [n for n in shipped if any(w in wheel.read(n).decode() for w in ("from tests", "import tests"))]
     assert not importing
+
+
+def test_wheel_carries_the_templates_compiled_by_the_build_hook(wheel: zipfile.ZipFile) -> None:
+    from bootstrap.render import precompiled
+
+    templates = sorted((ROOT / "templates" / "manifests").glob("*.j2"))
+    for template in templates:
+        module = f"bootstrap/render/compiled/{precompiled.module_name(template.name)}.py"
+        text = wheel.read(module).decode()
+        assert f"SOURCE_SHA256 = {precompiled.source_hash(template.read_text())!r}" in text
+    compiled = [n for n in wheel.namelist() if n.startswith("bootstrap/render/compiled/tmpl_")]
+    assert len(compiled) == len(templates)

@@ -1,24 +1,57 @@
-"""The precompiled built-in templates are current, and an edited template is compiled instead of trusted."""
+"""The build hook's compiled templates are used for exactly the source they came from; anything else is compiled."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import hatch_build
 from bootstrap.config import Overrides
 from bootstrap.render import engine, precompiled
-from tests.support import precompile
 from tests.unit.render.conftest import Render
 
 
-def test_compiled_modules_match_the_templates() -> None:
-    expected = precompile.expected_modules()
-    present = {p.name: p.read_text() for p in precompiled.COMPILED_DIR.glob("tmpl_*.py")}
-    assert present == expected, "run: .venv/bin/python -m tests.support.precompile"
+@pytest.fixture
+def compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The modules hatch_build.py puts in a wheel, in a directory of their own that the runtime reads."""
+    written = hatch_build.write_modules(tmp_path)
+    assert {p.name for p in written} == {
+        f"{precompiled.module_name(t.name)}.py" for t in engine.default_templates_dir().glob("*.j2")
+    }
+    monkeypatch.setattr(precompiled, "COMPILED_DIR", tmp_path)
+    return tmp_path
 
 
-def test_a_module_is_used_only_for_the_exact_source_it_came_from() -> None:
+def test_the_built_modules_render_what_the_compiler_renders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render: Render
+) -> None:
+    used: list[str] = []
+    lookup = precompiled.lookup
+
+    def counting_lookup(template: str, source: str, environment: Any) -> dict[str, Any] | None:
+        namespace = lookup(template, source, environment)
+        if namespace is not None:
+            used.append(template)
+        return namespace
+
+    monkeypatch.setattr(precompiled, "lookup", counting_lookup)
+    outputs = {}
+    for label in ("built", "none"):
+        directory = tmp_path / label
+        if label == "built":
+            hatch_build.write_modules(directory)
+        directory.mkdir(exist_ok=True)
+        monkeypatch.setattr(precompiled, "COMPILED_DIR", directory)
+        engine._environment.cache_clear()
+        outputs[label] = render(Overrides())
+    engine._environment.cache_clear()
+    assert "kube-apiserver.yaml.j2" in used
+    assert outputs["built"] == outputs["none"]
+
+
+def test_a_module_is_used_only_for_the_exact_source_it_came_from(compiled: Path) -> None:
     env = engine._environment(engine.search_path(None))
     source = (engine.default_templates_dir() / "kube-scheduler.yaml.j2").read_text()
     assert precompiled.lookup("kube-scheduler.yaml.j2", source, env) is not None
