@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from tests.support.cluster import Cluster, cluster
+from tests.support.nodes import Node
 from tests.support.wait import wait_until
 
 WORKERS = ["worker-1", "worker-2"]
@@ -167,3 +168,58 @@ def test_a_removed_worker_joins_again(lab: Cluster) -> None:
     lab.workers.remove(worker)
     lab.join_worker(worker)
     lab.wait_nodes_ready(WORKERS)
+
+
+JOIN_CONFIGURATION = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: {endpoint}
+    token: {token}
+    caCertHashes: [{ca_hash}]
+timeouts:
+  discovery: 15s
+nodeRegistration:
+  name: {node}
+  criSocket: unix:///run/containerd/containerd.sock
+  ignorePreflightErrors: [all]
+"""
+
+
+@pytest.fixture(scope="module")
+def outsider(lab: Cluster) -> Node:
+    """A fresh worker node that never joins: the failed joins run on it."""
+    made = lab.network.start("worker-3", "worker")
+    made.wait_ready()
+    return made
+
+
+def failed_join(lab: Cluster, worker: Node, *, token: str, ca_hash: str) -> str:
+    """Run a stock `kubeadm join` that must fail (15 s of discovery at most); its output, and nothing written."""
+    words = lab.join_command()
+    text = JOIN_CONFIGURATION.format(endpoint=words[2], token=token, ca_hash=ca_hash, node=worker.name)
+    worker.exec("sh", "-c", "cat > /tmp/join.yaml", stdin=text.encode())
+    output = worker.exec("sh", "-c", "kubeadm join --config /tmp/join.yaml 2>&1; echo exit=$?", timeout=120)
+    assert not output.rstrip().endswith("exit=0"), output
+    assert worker.exec("ls", "-A", "/etc/kubernetes").split() in ([], ["manifests"]), "the failed join wrote files"
+    assert worker.name not in lab.kubectl("get", "nodes", "-o", "name")
+    return output
+
+
+def test_a_join_with_a_deleted_token_fails_with_kubeadms_message(lab: Cluster, outsider: Node) -> None:
+    words = lab.join_command()
+    token = lab.control_plane.exec("kbs", "token", "create").strip().splitlines()[-1]
+    lab.control_plane.exec("kbs", "token", "delete", token.split(".")[0])
+    ca_hash = words[words.index("--discovery-token-ca-cert-hash") + 1]
+    output = failed_join(lab, outsider, token=token, ca_hash=ca_hash)
+    token_id = token.split(".")[0]
+    assert f'could not find a JWS signature in the cluster-info ConfigMap for token ID "{token_id}"' in output
+
+
+def test_a_join_with_a_wrong_ca_hash_fails(lab: Cluster, outsider: Node) -> None:
+    words = lab.join_command()
+    wrong = "sha256:" + "0" * 64
+    output = failed_join(lab, outsider, token=words[words.index("--token") + 1], ca_hash=wrong)
+    assert "cluster CA found in cluster-info ConfigMap is invalid" in output
+    assert f'none of the public keys "{wrong}" are pinned' in output
