@@ -68,6 +68,14 @@ def test_daemonsets_run_on_workers_and_not_on_the_control_plane(lab: Cluster) ->
     assert "node-role.kubernetes.io/control-plane" in taints
 
 
+def test_no_pod_met_a_node_whose_pod_network_was_not_ready(lab: Cluster) -> None:
+    """flannel's CNI configuration appears only once flanneld holds its lease (bootstrap/kube/flannel.py), so no
+    sandbox failed on a missing subnet.env while the workers came up."""
+    failed = lab.kubectl("get", "events", "-A", "--field-selector=reason=FailedCreatePodSandBox", "-o", "json")
+    messages = [e["message"] for e in json.loads(failed)["items"]]
+    assert not [m for m in messages if "subnet.env" in m], messages
+
+
 def test_coredns_runs_on_the_workers(lab: Cluster) -> None:
     dns = pods(lab, "-n", "kube-system", "-l", "k8s-app=kube-dns")
     assert dns and all(p["spec"]["nodeName"] in WORKERS for p in dns)
