@@ -14,6 +14,7 @@ This file is build tooling, not part of the installed package.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -67,6 +68,11 @@ class PrecompileTemplates(BuildHookInterface):  # type: ignore[type-arg]
         if version == "editable":  # the checkout is the package: generate in place (ignored by git)
             write_modules(ROOT / COMPILED)
             return
-        staging = Path(tempfile.mkdtemp(prefix="kbs-compiled-"))
-        for path in write_modules(staging):
+        self._staging = Path(tempfile.mkdtemp(prefix="kbs-compiled-"))
+        for path in write_modules(self._staging):
             build_data["force_include"][str(path)] = f"{COMPILED}/{path.name}"
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        staging: Path | None = getattr(self, "_staging", None)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
