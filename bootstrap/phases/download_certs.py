@@ -44,8 +44,8 @@ class DownloadRequest:
         return f"DownloadRequest(endpoint={self.endpoint!r}, cert_dir={self.cert_dir!r}, dry_run={self.dry_run})"
 
 
-def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None]:
-    """Where each shared file goes on this node, from the cluster's ClusterConfiguration."""
+def cluster_document(api: KubeAPI) -> dict[str, Any]:
+    """The cluster's ClusterConfiguration, as stored in kube-system/kubeadm-config (a plain mapping)."""
     cm = api.get("v1", "ConfigMap", KUBEADM_CONFIG, constants.KUBE_SYSTEM)
     if cm is None:
         raise KbsError(
@@ -56,6 +56,14 @@ def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None
         cluster: dict[str, Any] = yaml.safe_load(cm.get("data", {}).get(CLUSTER_CONFIGURATION_KEY, "")) or {}
     except yaml.YAMLError as exc:
         raise KbsError(f"ConfigMap {constants.KUBE_SYSTEM}/{KUBEADM_CONFIG} is not YAML: {exc}") from exc
+    if not isinstance(cluster, dict):
+        raise KbsError(f"ConfigMap {constants.KUBE_SYSTEM}/{KUBEADM_CONFIG}: ClusterConfiguration is not a mapping")
+    return cluster
+
+
+def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None]:
+    """Where each shared file goes on this node, from the cluster's ClusterConfiguration."""
+    cluster = cluster_document(api)
     external = (cluster.get("etcd") or {}).get("external")
     files = None
     if external:
