@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bootstrap.cli.init import Printer, _OrderedGroup, _print_dry_run
+from bootstrap.cli.init import Printer, _print_dry_run
+from bootstrap.cli.phasecmds import OrderedGroup, phase_list, register
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -168,7 +169,7 @@ def _print_joined(node: str, changed: bool, seconds: float) -> None:
     click.echo(f"\nkbs join {node}: {what} ({seconds:.2f}s)")
 
 
-class _JoinGroup(_OrderedGroup):
+class _JoinGroup(OrderedGroup):
     """`kbs join ENDPOINT ...` runs the join; `kbs join phase ...` is a subcommand (not taken for ENDPOINT)."""
 
     allow_interspersed_args = True  # `kbs join ENDPOINT --token ...`: options after the endpoint, as kubeadm's
@@ -207,7 +208,7 @@ def join(ctx: click.Context, /, *, skip_phases: tuple[str, ...], **flags: Any) -
     _run(skip=skip_phases, **flags)
 
 
-@click.group(name="phase", cls=_OrderedGroup)
+@click.group(name="phase", cls=OrderedGroup)
 def phase_group() -> None:
     """Run one phase of `kbs join` on its own (each is safe to run again).
 
@@ -233,30 +234,12 @@ def _phase_command(name: str, help_text: str, command_name: str | None = None) -
     return click.command(command_name or name, help=callback.__doc__)(_join_options(callback))
 
 
-def _register_phases() -> None:
+def _register() -> None:
     from bootstrap.phases.join import JOIN
 
-    for phase in JOIN.phases:
-        if not phase.children:
-            phase_group.add_command(_phase_command(phase.name, phase.help))
-            continue
-        group = _OrderedGroup(phase.name, help=f"{phase.help}\n\n\b\nExamples:\n  sudo kbs join phase {phase.name} all")
-        group.add_command(_phase_command(phase.name, f"Run every sub-phase of {phase.name}.", command_name="all"))
-        for child in phase.children:
-            group.add_command(_phase_command(f"{phase.name}/{child.name}", child.help, command_name=child.name))
-        phase_group.add_command(group)
+    register(JOIN, phase_group, _phase_command, "join")
+    join.add_command(phase_group)
+    join.help = inspect.cleandoc(join.help or "") + "\n\n\b\nPhases:\n" + phase_list(JOIN, width=38)
 
 
-def _phase_list() -> str:
-    from bootstrap.phases.join import JOIN
-
-    lines = []
-    for i, p in enumerate(JOIN.phases):
-        lines.append(f"  {i + 1:2}. {p.name:22} {p.help}")
-        lines += [f"      {c.name:20} {c.help}" for c in p.children]
-    return "\n".join(lines)
-
-
-_register_phases()
-join.add_command(phase_group)
-join.help = inspect.cleandoc(join.help or "") + "\n\n\b\nPhases:\n" + _phase_list()
+_register()

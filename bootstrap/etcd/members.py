@@ -142,9 +142,25 @@ def _error_message(exc: urllib.error.HTTPError) -> str:
     return str(body.get("message") or body.get("error") or f"HTTP {exc.code}")
 
 
+NOT_A_LEARNER = "etcdserver: can only promote a learner member"  # promoting a voting member (already promoted)
+_RETRYABLE = (
+    "in sync with leader",  # a learner still catching up: promote later
+    "too many learner members",  # one learner at a time: another node is joining
+    "leader changed",
+    "no leader",
+    "timed out",
+    "unhealthy cluster",
+    "not ready",
+)
+
+
 def _retryable(message: str) -> bool:
     text = message.lower()
-    return any(s in text for s in ("not in sync", "not ready", "no leader", "timed out", "unhealthy", "too many"))
+    return any(s in text for s in _RETRYABLE)
+
+
+def already_promoted(error: EtcdMemberError) -> bool:
+    return error.message.rstrip().endswith(NOT_A_LEARNER)
 
 
 def find_by_peer_url(members: Sequence[Member], peer_url: str) -> Member | None:

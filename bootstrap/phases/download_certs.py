@@ -13,7 +13,7 @@ With dry_run the files are listed, not written. Nothing secret is printed: not t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,11 @@ def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None
     return copycerts.shared_files(cert_dir or Path(cluster.get("certificatesDir") or constants.CERTIFICATES_DIR), files)
 
 
-def download_certs(request: DownloadRequest, out: Reporter) -> Outcome:
+def download_certs(
+    request: DownloadRequest, out: Reporter, before_write: Callable[[list[Path]], None] | None = None
+) -> Outcome:
+    """Discover, download, decrypt, write; `before_write` gets the paths once decryption has worked (the join
+    records them in its ledger there, so a wrong key leaves nothing behind and `kbs reset` removes the files)."""
     key = copycerts.parse_key(request.certificate_key)
     token = tokens.parse(request.token, ttl=None)
     info = discovery.discover(
@@ -92,6 +96,8 @@ def download_certs(request: DownloadRequest, out: Reporter) -> Outcome:
             if plain.get(name) and path is not None:
                 out.line("dryrun", f"would write {path}")
         return Outcome("certificates decrypted; nothing written (--dry-run)")
+    if before_write is not None:
+        before_write([p for n, p in layout.items() if plain.get(n) and p is not None])
     written = copycerts.write_files(plain, layout)
     for path in written:
         out.line("download-certs", f"wrote {path}")

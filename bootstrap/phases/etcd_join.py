@@ -92,7 +92,7 @@ def run(data: InitData) -> Outcome:
     me = etcd.find_by_peer_url(members, url)
     changed = False
     if me is None:
-        me, members = cluster.add_learner(url)
+        me, members = _add_learner(data, cluster, url)
         changed = True
         data.out.line(PHASE, f"added etcd member {me.hex_id} ({url}) as a learner; {len(members)} members now")
     else:
@@ -111,6 +111,19 @@ def run(data: InitData) -> Outcome:
     return Outcome(f"member {me.hex_id} is a voting member; {voters} voting members", changed=changed)
 
 
+def _add_learner(data: InitData, cluster: etcd.EtcdCluster, url: str) -> tuple[etcd.Member, list[etcd.Member]]:
+    """Add the learner; etcd allows one learner at a time, so a node joining beside another waits its turn."""
+    deadline = time.monotonic() + data.cfg.init.timeouts.etcd_api_call.total_seconds()
+    while True:
+        try:
+            return cluster.add_learner(url)
+        except etcd.EtcdMemberError as exc:
+            if not exc.retryable or time.monotonic() >= deadline:
+                raise
+            data.out.line(PHASE, f"waiting to add the learner: {exc.message}")
+        time.sleep(PROMOTE_INTERVAL * 2)
+
+
 def _promote(data: InitData, cluster: etcd.EtcdCluster, me: etcd.Member) -> None:
     timeout = data.cfg.init.timeouts.etcd_api_call.total_seconds()
     deadline = time.monotonic() + timeout
@@ -120,7 +133,7 @@ def _promote(data: InitData, cluster: etcd.EtcdCluster, me: etcd.Member) -> None
             cluster.promote(me.id)
             break
         except etcd.EtcdMemberError as exc:
-            if "not a learner" in exc.message.lower():
+            if etcd.already_promoted(exc):
                 break  # promoted by an earlier run that was interrupted right after
             if not exc.retryable or time.monotonic() >= deadline:
                 raise KbsError(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bootstrap.errors import ConfigError
@@ -60,7 +61,12 @@ def _download_certs(data: InitData) -> Outcome:
     request = DownloadRequest(
         join.endpoint, join.token, join.ca_hashes, join.certificate_key, data.cfg.cert_dir, data.dry_run, timeout
     )
-    return download_certs(request, data.out)
+    from bootstrap.phases import ledger
+
+    def record(paths: list[Path]) -> None:
+        ledger.record(data.cfg.kbs.reconciler.state_dir, [*{p.parent for p in paths}, *paths])
+
+    return download_certs(request, data.out, before_write=record)
 
 
 def _preflight(data: InitData) -> Outcome:
