@@ -23,6 +23,7 @@ from tests.support.wait import wait_until
 
 LB_IMAGE = "kbs-testbed/haproxy:bookworm"  # built by tests/testbed/testbed.sh (image/haproxy.Dockerfile)
 CONTROL_PLANES = ["cp-1", "cp-2", "cp-3"]
+NODE_SUPERVISOR = "/kbs/tests/testbed/image/node/kbs-node"
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
 JOIN = re.compile(
     r"kubeadm join (\S+) --token (\S+) \\\n\s+--discovery-token-ca-cert-hash (\S+) \\\n\s+--control-plane"
@@ -92,7 +93,8 @@ def _start_lb(client: docker.DockerClient, network: str, backends: list[str]) ->
 @pytest.fixture(scope="module")
 def ha(docker_client: docker.DockerClient) -> Iterator[HA]:
     with node_network(docker_client, prefix="kbs-ha") as network:
-        nodes = {name: network.start(name, "control-plane") for name in CONTROL_PLANES}
+        # the checkout's kbs-node: it restarts the reconciler when a node container starts again (as systemd would)
+        nodes = {name: network.start(name, "control-plane", entrypoint=NODE_SUPERVISOR) for name in CONTROL_PLANES}
         worker = network.start("worker-1", "worker")
         lb = _start_lb(docker_client, network.name, [n.address for n in nodes.values()])
         for node in [*nodes.values(), worker]:
