@@ -1,122 +1,25 @@
-"""A highly available kbs control plane: three control-plane node containers behind an HAProxy load balancer
-(the test bed's kbs-testbed/haproxy image), stacked etcd, and a kubeadm-joined worker.
-
-`kbs init --control-plane-endpoint LB:6443 --upload-certs` on cp-1, then `kbs join LB:6443 --control-plane ...`
-on cp-2 and cp-3 with the command init printed. One cluster serves the module; tests run in file order (the later
-ones kill, reset and rejoin nodes, and each leaves three healthy members behind).
+"""A highly available kbs control plane (tests/support/ha.py): three control-plane node containers behind an
+HAProxy load balancer, stacked etcd, and a kubeadm-joined worker. One cluster serves the module; tests run in file
+order (the later ones kill, reset and rejoin nodes, and each leaves three healthy voting members behind).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import docker
 import pytest
 
-from tests.support.cluster import Cluster
-from tests.support.nodes import LABEL, Node, NodeNetwork, node_network
+from tests.support.ha import CONTROL_PLANES, HA, ha_cluster
 from tests.support.wait import wait_until
-
-LB_IMAGE = "kbs-testbed/haproxy:bookworm"  # built by tests/testbed/testbed.sh (image/haproxy.Dockerfile)
-CONTROL_PLANES = ["cp-1", "cp-2", "cp-3"]
-NODE_SUPERVISOR = "/kbs/tests/testbed/image/node/kbs-node"
-COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
-JOIN = re.compile(
-    r"kubeadm join (\S+) --token (\S+) \\\n\s+--discovery-token-ca-cert-hash (\S+) \\\n\s+--control-plane"
-    r" --certificate-key (\S+)"
-)
-
-
-@dataclass
-class HA:
-    cluster: Cluster
-    nodes: dict[str, Node]
-    endpoint: str
-    token: str
-    ca_hash: str
-    key: str
-    join_output: dict[str, str] = field(default_factory=dict)
-
-    def join_args(self, name: str, key: str | None = None) -> list[str]:
-        node = self.nodes[name]
-        return [
-            "kbs", "join", self.endpoint, "--control-plane", "--token", self.token,
-            "--discovery-token-ca-cert-hash", self.ca_hash, "--certificate-key", key or self.key,
-            f"--node-name={name}", f"--apiserver-advertise-address={node.address}",
-        ]  # fmt: skip
-
-    def join(self, name: str) -> str:
-        out = self.nodes[name].exec(*self.join_args(name), timeout=600)
-        self.join_output[name] = out
-        return out
-
-    def kubectl(self, *args: str, check: bool = True) -> str:
-        return self.cluster.kubectl(*args, check=check, timeout=60)
-
-    def etcd_members(self, via: str = "cp-1") -> list[dict[str, object]]:
-        node = self.nodes[via]
-        container = node.exec("docker", "ps", "-q", "--filter", "name=k8s_etcd_").split()[0]
-        pki = "/etc/kubernetes/pki/etcd"
-        out = node.exec(
-            "docker", "exec", container, "etcdctl", "--endpoints=https://127.0.0.1:2379", f"--cacert={pki}/ca.crt",
-            f"--cert={pki}/healthcheck-client.crt", f"--key={pki}/healthcheck-client.key",
-            "member", "list", "-w", "json",
-        )  # fmt: skip
-        return list(json.loads(out).get("members", []))
-
-    def voting_names(self, via: str = "cp-1") -> list[str]:
-        return sorted(str(m.get("name", "")) for m in self.etcd_members(via) if not m.get("isLearner"))
-
-    def mirror_pods_running(self, name: str) -> bool:
-        pods = json.loads(self.kubectl("get", "pods", "-n", "kube-system", "-o", "json"))["items"]
-        phase = {p["metadata"]["name"]: p["status"].get("phase") for p in pods}
-        return all(phase.get(f"{c}-{name}") == "Running" for c in COMPONENTS)
-
-
-def _start_lb(client: docker.DockerClient, network: str, backends: list[str]) -> str:
-    container = client.containers.run(
-        LB_IMAGE,
-        name=f"{network}-lb",
-        network=network,
-        labels={LABEL: network},
-        environment={"BACKENDS": " ".join(f"{b}:6443" for b in backends)},
-        detach=True,
-    )
-    container.reload()
-    return str(container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
 
 
 @pytest.fixture(scope="module")
 def ha(docker_client: docker.DockerClient) -> Iterator[HA]:
-    with node_network(docker_client, prefix="kbs-ha") as network:
-        # the checkout's kbs-node: it restarts the reconciler when a node container starts again (as systemd would)
-        nodes = {name: network.start(name, "control-plane", entrypoint=NODE_SUPERVISOR) for name in CONTROL_PLANES}
-        worker = network.start("worker-1", "worker")
-        lb = _start_lb(docker_client, network.name, [n.address for n in nodes.values()])
-        for node in [*nodes.values(), worker]:
-            node.wait_ready()
-        cluster = _init(network, nodes["cp-1"], f"{lb}:6443")
-        match = JOIN.search(cluster.init_output)
-        assert match, cluster.init_output
-        endpoint, token, ca_hash, key = match.groups()
-        made = HA(cluster, nodes, endpoint, token, ca_hash, key)
-        for name in CONTROL_PLANES[1:]:
-            made.join(name)
-        cluster.join_worker(worker)
+    with ha_cluster(docker_client) as made:
         yield made
-
-
-def _init(network: NodeNetwork, node: Node, endpoint: str) -> Cluster:
-    output = node.exec(
-        "kbs", "init", "--pod-network-cidr=10.244.0.0/16", "--pod-network=flannel", "--node-name=cp-1",
-        f"--control-plane-endpoint={endpoint}", "--upload-certs", f"--apiserver-advertise-address={node.address}",
-        timeout=600,
-    )  # fmt: skip
-    return Cluster(network=network, control_plane=node, init_output=output)
 
 
 def test_three_voting_etcd_members_and_every_node_shows_its_four_mirror_pods(ha: HA) -> None:
