@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bootstrap.errors import KbsError
 
@@ -161,6 +162,28 @@ def _retryable(message: str) -> bool:
 
 def already_promoted(error: EtcdMemberError) -> bool:
     return error.message.rstrip().endswith(NOT_A_LEARNER)
+
+
+T = TypeVar("T")
+
+
+def with_retries(call: Callable[[], T], timeout: float, on_wait: Callable[[str], None], interval: float = 1.0) -> T:
+    """`call()`, again every `interval` seconds while etcd says waiting can help, up to `timeout` seconds.
+
+    etcd refuses a reconfiguration that could cost quorum for a moment after a member (re)connects ("unhealthy
+    cluster": --strict-reconfig-check counts only members connected for 5 s), and allows one learner at a time."""
+    deadline = time.monotonic() + timeout
+    said = False
+    while True:
+        try:
+            return call()
+        except EtcdMemberError as exc:
+            if not exc.retryable or time.monotonic() >= deadline:
+                raise
+            if not said:
+                on_wait(exc.message)
+                said = True
+        time.sleep(interval)
 
 
 def find_by_peer_url(members: Sequence[Member], peer_url: str) -> Member | None:

@@ -91,6 +91,13 @@ def run(data: InitData) -> Outcome:
     members = cluster.members()
     me = etcd.find_by_peer_url(members, url)
     changed = False
+    if me is not None and me.started and not (cfg.etcd_data_dir / "member").is_dir():
+        # a member with this node's address that once ran here, but its data is gone (a reset whose member removal
+        # failed, a wiped disk): etcd cannot take it back with an empty data dir; it goes, and joins anew
+        stale = me
+        data.out.line(PHASE, f"etcd member {stale.hex_id} has this node's peer URL but no data here: removing it")
+        etcd.with_retries(lambda: cluster.remove(stale.id), _timeout(data), lambda m: data.out.line(PHASE, m))
+        members, me, changed = [m for m in members if m.id != stale.id], None, True
     if me is None:
         me, members = _add_learner(data, cluster, url)
         changed = True
@@ -111,22 +118,21 @@ def run(data: InitData) -> Outcome:
     return Outcome(f"member {me.hex_id} is a voting member; {voters} voting members", changed=changed)
 
 
+def _timeout(data: InitData) -> float:
+    return data.cfg.init.timeouts.etcd_api_call.total_seconds()
+
+
 def _add_learner(data: InitData, cluster: etcd.EtcdCluster, url: str) -> tuple[etcd.Member, list[etcd.Member]]:
     """Add the learner; etcd allows one learner at a time, so a node joining beside another waits its turn."""
-    deadline = time.monotonic() + data.cfg.init.timeouts.etcd_api_call.total_seconds()
-    while True:
-        try:
-            return cluster.add_learner(url)
-        except etcd.EtcdMemberError as exc:
-            if not exc.retryable or time.monotonic() >= deadline:
-                raise
-            data.out.line(PHASE, f"waiting to add the learner: {exc.message}")
-        time.sleep(PROMOTE_INTERVAL * 2)
+
+    def waiting(message: str) -> None:
+        data.out.line(PHASE, f"waiting to add the learner: {message}")
+
+    return etcd.with_retries(lambda: cluster.add_learner(url), _timeout(data), waiting)
 
 
 def _promote(data: InitData, cluster: etcd.EtcdCluster, me: etcd.Member) -> None:
-    timeout = data.cfg.init.timeouts.etcd_api_call.total_seconds()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + _timeout(data)
     start = time.monotonic()
     while True:
         try:

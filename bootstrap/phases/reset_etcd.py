@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
 
 
+REMOVE_TIMEOUT = 30.0  # seconds etcd may refuse the removal for a reason that passes (a peer just reconnected)
+
+
 @dataclass
 class Removal:
     cluster: etcd.EtcdCluster | None = None
@@ -102,12 +105,15 @@ def remove(plan: Removal) -> list[str]:
     if not plan.needed:
         return list(plan.notes)
     assert plan.cluster is not None and plan.member is not None
+    cluster, member = plan.cluster, plan.member
+    waited: list[str] = []
     try:
-        plan.cluster.remove(plan.member.id)
+        etcd.with_retries(lambda: cluster.remove(member.id), REMOVE_TIMEOUT, waited.append)
     except etcd.EtcdMemberError as exc:
         return [
             *plan.notes,
             f"etcd member {plan.member.hex_id} not removed: {exc.message} (remove it from a healthy member: "
             f"`etcdctl member remove {plan.member.hex_id}`)",
         ]
-    return [*plan.notes, f"removed etcd member {plan.member.hex_id} ({plan.member.name or 'unstarted'})"]
+    done = f"removed etcd member {member.hex_id} ({member.name or 'unstarted'})"
+    return [*plan.notes, *(f"waited for etcd: {w}" for w in waited), done]

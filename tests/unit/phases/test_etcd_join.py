@@ -34,6 +34,9 @@ class FakeEtcd:
         self.list.append(new)
         return new, list(self.list)
 
+    def remove(self, member_id: int) -> None:
+        self.list = [m for m in self.list if m.id != member_id]
+
     def promote(self, member_id: int) -> None:
         if self.promote_failures:
             self.promote_failures -= 1
@@ -70,6 +73,7 @@ def test_a_learner_is_added_written_with_the_existing_cluster_and_promoted(fake:
 
 def test_a_rerun_finds_the_member_adds_nothing_and_keeps_the_manifest(fake: FakeEtcd, tmp_path: Path) -> None:
     etcd_join.run(InitData(cfg=make_cfg(tmp_path), out=Collect()))
+    (tmp_path / "var/lib/etcd/member").mkdir(parents=True)  # the member started here
     fake.list.append(etcd.Member(0xC3, "cp-3", ("https://10.0.0.3:2380",), (), False))  # the cluster grew since
     data = InitData(cfg=make_cfg(tmp_path), out=Collect())
     outcome = etcd_join.run(data)
@@ -83,3 +87,11 @@ def test_an_interrupted_join_resumes_with_the_learner_already_there(fake: FakeEt
     etcd_join.run(data)
     assert fake.adds == 0 and not fake.list[1].learner
     assert "not adding it again" in data.out.text  # type: ignore[attr-defined]
+
+
+def test_a_started_member_whose_data_is_gone_is_replaced_by_a_new_learner(fake: FakeEtcd, tmp_path: Path) -> None:
+    fake.list.append(etcd.Member(0xD4, "node1", ("https://10.0.0.5:2380",), (), False))  # a reset that kept it
+    data = InitData(cfg=make_cfg(tmp_path), out=Collect())
+    etcd_join.run(data)
+    assert fake.adds == 1 and [m.id for m in fake.list] == [0xA1, 0xB2]
+    assert "etcd member d4 has this node's peer URL but no data here" in data.out.text  # type: ignore[attr-defined]
