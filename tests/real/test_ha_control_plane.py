@@ -108,6 +108,11 @@ def test_reset_shrinks_etcd_a_wrong_key_leaves_nothing_and_the_node_joins_again(
     assert "cp-1" in ha.kubectl("get", "nodes")
     ha.kubectl("delete", "node", "cp-3")
 
+    dry = node.exec(*ha.join_args("cp-3"), "--dry-run", timeout=180)
+    assert "would add cp-3" in dry and "[dryrun] nothing was changed" in dry, dry
+    assert ha.key not in dry
+    assert node.exec("sh", "-c", "ls -A /etc/kubernetes/manifests 2>/dev/null; true").strip() == ""
+
     wrong = subprocess.run(
         ["docker", "exec", node.id, *ha.join_args("cp-3", key="ab" * 32)], capture_output=True, text=True, check=False
     )
