@@ -3,7 +3,7 @@
 1. time from the first `kbs init` to three healthy control-plane nodes (init on cp-1, `kbs join --control-plane`
    on cp-2 and cp-3, each returning only once its four components are healthy and its etcd member votes);
 2. failover: a client writes a ConfigMap through the load-balanced endpoint every 100 ms (each request with a
-   1 s timeout) while cp-1 — the first node, usually the etcd leader — is killed; it reports the failed writes,
+   1 s timeout) while cp-1 — the node that made the cluster — is killed; it reports the failed writes,
    the failures later than 5 s after the kill, and the longest gap between two successful writes.
 
     sudo .venv/bin/python bench/ha_bench.py [--seconds 30] [--kill-after 5]

@@ -56,15 +56,7 @@ class HA:
         return self.cluster.kubectl(*args, check=check, timeout=60)
 
     def etcd_members(self, via: str = "cp-1") -> list[dict[str, object]]:
-        node = self.nodes[via]
-        container = node.exec("docker", "ps", "-q", "--filter", "name=k8s_etcd_").split()[0]
-        pki = "/etc/kubernetes/pki/etcd"
-        out = node.exec(
-            "docker", "exec", container, "etcdctl", "--endpoints=https://127.0.0.1:2379", f"--cacert={pki}/ca.crt",
-            f"--cert={pki}/healthcheck-client.crt", f"--key={pki}/healthcheck-client.key",
-            "member", "list", "-w", "json",
-        )  # fmt: skip
-        return list(json.loads(out).get("members", []))
+        return etcd_members(self.nodes[via])
 
     def voting_names(self, via: str = "cp-1") -> list[str]:
         return sorted(str(m.get("name", "")) for m in self.etcd_members(via) if not m.get("isLearner"))
@@ -73,6 +65,17 @@ class HA:
         pods = json.loads(self.kubectl("get", "pods", "-n", "kube-system", "-o", "json"))["items"]
         phase = {p["metadata"]["name"]: p["status"].get("phase") for p in pods}
         return all(phase.get(f"{c}-{name}") == "Running" for c in COMPONENTS)
+
+
+def etcd_members(node: Node) -> list[dict[str, object]]:
+    """`etcdctl member list` in the etcd container of a kbs control-plane node (its own Docker engine)."""
+    container = node.exec("docker", "ps", "-q", "--filter", "name=k8s_etcd_").split()[0]
+    pki = "/etc/kubernetes/pki/etcd"
+    out = node.exec(
+        "docker", "exec", container, "etcdctl", "--endpoints=https://127.0.0.1:2379", f"--cacert={pki}/ca.crt",
+        f"--cert={pki}/healthcheck-client.crt", f"--key={pki}/healthcheck-client.key", "member", "list", "-w", "json",
+    )  # fmt: skip
+    return list(json.loads(out).get("members", []))
 
 
 def _start_lb(client: docker.DockerClient, network: str, backends: list[str]) -> str:
