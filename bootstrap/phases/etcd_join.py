@@ -73,8 +73,10 @@ def _kept_initial_cluster(data: InitData, url: str) -> tuple[tuple[str, str], ..
         return None
     if "--initial-cluster-state=existing" not in text or member.peer_urls != url:
         return None
-    pairs = tuple(tuple(p.split("=", 1)) for p in member.initial_cluster.split(",") if "=" in p)
-    return pairs or None  # type: ignore[return-value]
+    pairs = tuple(
+        (name, peer) for name, _, peer in (p.partition("=") for p in member.initial_cluster.split(",")) if peer
+    )
+    return pairs or None
 
 
 def run(data: InitData) -> Outcome:
