@@ -29,7 +29,9 @@ from typing import Any
 import docker
 import yaml
 
-from tests.support.ha import HA, ha_cluster
+from bootstrap.kube import clusterinfo
+from tests.support.ha import HA, ha_cluster, kubeadm_flags, kubeadm_node, start_lb
+from tests.support.nodes import node_network
 
 INTERVAL = 0.1
 REQUEST_TIMEOUT = 1.0
@@ -118,15 +120,43 @@ def failover(ha: HA, seconds: float, kill_after: float) -> dict[str, Any]:
     }
 
 
+def kubeadm_topology(client: docker.DockerClient) -> dict[str, float]:
+    """The same topology with the stock kubeadm and real kubelets (worker node images: containerd + kubelet, the
+    control-plane images imported first, outside the timing, as kbs's nodes have them preloaded)."""
+    key, token = "c1" * 32, "kbsha2.0123456789abcdef"
+    timings: dict[str, float] = {}
+    with node_network(client, prefix="kbs-hakadm") as network:
+        nodes = [kubeadm_node(network, f"kadm-{i}") for i in (1, 2, 3)]
+        lb = start_lb(client, network.name, [n.address for n in nodes])
+        endpoint = f"{lb}:6443"
+
+        start = time.monotonic()
+        init = ["kubeadm", "init", f"--control-plane-endpoint={endpoint}", "--upload-certs", f"--certificate-key={key}"]
+        nodes[0].exec(*init, f"--token={token}", *kubeadm_flags(nodes[0]), timeout=600)
+        timings["kubeadm init kadm-1"] = time.monotonic() - start
+        ca_hash = clusterinfo.ca_cert_hash(nodes[0].exec("cat", "/etc/kubernetes/pki/ca.crt").encode())
+        for node in nodes[1:]:
+            begin = time.monotonic()
+            node.exec("kubeadm", "join", endpoint, "--control-plane", "--token", token,
+                      "--discovery-token-ca-cert-hash", ca_hash, "--certificate-key", key, *kubeadm_flags(node),
+                      timeout=600)  # fmt: skip
+            timings[f"kubeadm join {node.name}"] = time.monotonic() - begin
+        timings["three control planes"] = time.monotonic() - start
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--kill-after", type=float, default=5.0)
+    parser.add_argument("--kubeadm", action="store_true", help="Also time the same topology made with kubeadm.")
     args = parser.parse_args()
     timings: dict[str, float] = {}
     with ha_cluster(docker.from_env(), workers=0, timings=timings) as ha:
         print(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=2))
         print(json.dumps(failover(ha, args.seconds, args.kill_after), indent=2))
+    if args.kubeadm:
+        print(json.dumps({k: round(v, 1) for k, v in kubeadm_topology(docker.from_env()).items()}, indent=2))
 
 
 if __name__ == "__main__":

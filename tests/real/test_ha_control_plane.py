@@ -12,9 +12,8 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.support.cluster import CRI_SOCKET, PATCH_DIR, WORKER_PATCH
-from tests.support.ha import CONTROL_PLANES, HA, ha_cluster
-from tests.support.nodes import _testbed
+from tests.support.cluster import CRI_SOCKET
+from tests.support.ha import CONTROL_PLANES, HA, ha_cluster, kubeadm_flags, kubeadm_node
 from tests.support.wait import wait_until
 
 
@@ -131,18 +130,11 @@ def test_reset_shrinks_etcd_a_wrong_key_leaves_nothing_and_the_node_joins_again(
 def test_a_stock_kubeadm_join_control_plane_with_a_kubelet_joins_the_kbs_cluster(ha: HA) -> None:
     """kubeadm v1.37.2's own `join --control-plane` (kubelet + containerd node) into the kbs-made cluster, with the
     certificate key kbs uploaded; then `kubeadm reset` takes its etcd member out again."""
-    node = ha.cluster.network.start(
-        "kcp-4", "worker", mounts=[(_testbed("node-images", "control-plane"), "/testbed/cp-images")]
-    )
-    node.wait_ready()
-    node.exec("ctr", "-n", "k8s.io", "images", "import", "--local", "/testbed/cp-images/images.tar", timeout=300)
-    node.exec("mkdir", "-p", PATCH_DIR)
-    node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
+    node = kubeadm_node(ha.cluster.network, "kcp-4")
     out = node.exec(
         "kubeadm", "join", ha.endpoint, "--control-plane", "--token", ha.token,
         "--discovery-token-ca-cert-hash", ha.ca_hash, "--certificate-key", ha.key,
-        f"--cri-socket={CRI_SOCKET}", f"--patches={PATCH_DIR}", "--ignore-preflight-errors=all",
-        "--node-name=kcp-4", f"--apiserver-advertise-address={node.address}", timeout=600,
+        *kubeadm_flags(node), timeout=600,
     )  # fmt: skip
     assert "This node has joined the cluster and a new control plane instance was created" in out
     assert ha.voting_names() == sorted([*CONTROL_PLANES, "kcp-4"])

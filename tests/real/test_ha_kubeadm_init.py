@@ -10,9 +10,8 @@ import json
 import docker
 
 from bootstrap.kube import clusterinfo
-from tests.support.cluster import CRI_SOCKET, PATCH_DIR, WORKER_PATCH
-from tests.support.ha import COMPONENTS, etcd_members
-from tests.support.nodes import _testbed, node_network
+from tests.support.ha import COMPONENTS, etcd_members, kubeadm_flags, kubeadm_node
+from tests.support.nodes import node_network
 from tests.support.wait import wait_until
 
 
@@ -20,20 +19,13 @@ def test_kbs_join_control_plane_joins_a_cluster_made_by_kubeadm_init(docker_clie
     """The reverse: `kubeadm init --upload-certs` with a real kubelet, then `kbs join --control-plane` beside it."""
     key, token = "c0" * 32, "kbsha1.0123456789abcdef"
     with node_network(docker_client, prefix="kbs-kadm") as network:
-        first = network.start(
-            "kadm-1", "worker", mounts=[(_testbed("node-images", "control-plane"), "/testbed/cp-images")]
-        )
         second = network.start("kbs-2", "control-plane")
-        first.wait_ready()
+        first = kubeadm_node(network, "kadm-1")
         second.wait_ready()
-        first.exec("ctr", "-n", "k8s.io", "images", "import", "--local", "/testbed/cp-images/images.tar", timeout=300)
-        first.exec("mkdir", "-p", PATCH_DIR)
-        first.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
         endpoint = f"{first.address}:6443"
         first.exec(
             "kubeadm", "init", f"--control-plane-endpoint={endpoint}", "--upload-certs", f"--certificate-key={key}",
-            f"--token={token}", f"--cri-socket={CRI_SOCKET}", f"--patches={PATCH_DIR}", "--ignore-preflight-errors=all",
-            "--node-name=kadm-1", f"--apiserver-advertise-address={first.address}", timeout=600,
+            f"--token={token}", *kubeadm_flags(first), timeout=600,
         )  # fmt: skip
         ca_hash = clusterinfo.ca_cert_hash(first.exec("cat", "/etc/kubernetes/pki/ca.crt").encode())
         out = second.exec(

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import docker
 
-from tests.support.cluster import Cluster
-from tests.support.nodes import LABEL, Node, NodeNetwork, node_network
+from tests.support.cluster import CRI_SOCKET, PATCH_DIR, WORKER_PATCH, Cluster
+from tests.support.nodes import LABEL, Node, NodeNetwork, _testbed, node_network
 
 LB_IMAGE = "kbs-testbed/haproxy:bookworm"  # built by tests/testbed/testbed.sh (image/haproxy.Dockerfile)
 CONTROL_PLANES = ["cp-1", "cp-2", "cp-3"]
@@ -78,7 +78,27 @@ def etcd_members(node: Node) -> list[dict[str, object]]:
     return list(json.loads(out).get("members", []))
 
 
-def _start_lb(client: docker.DockerClient, network: str, backends: list[str]) -> str:
+CP_IMAGES = "/testbed/cp-images"  # where a kubeadm control-plane node (a worker image) gets the control-plane images
+
+
+def kubeadm_node(network: NodeNetwork, name: str) -> Node:
+    """A worker-image node (containerd + kubelet) ready for a stock `kubeadm init`/`join --control-plane`: the
+    control-plane images imported into containerd and the kubelet patch of tests.support.cluster in PATCH_DIR."""
+    node = network.start(name, "worker", mounts=[(_testbed("node-images", "control-plane"), CP_IMAGES)])
+    node.wait_ready()
+    node.exec("ctr", "-n", "k8s.io", "images", "import", "--local", f"{CP_IMAGES}/images.tar", timeout=300)
+    node.exec("mkdir", "-p", PATCH_DIR)
+    node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
+    return node
+
+
+def kubeadm_flags(node: Node) -> list[str]:
+    """What kubeadm needs on a test-bed node besides its command's own flags."""
+    return [f"--cri-socket={CRI_SOCKET}", f"--patches={PATCH_DIR}", "--ignore-preflight-errors=all",
+            f"--node-name={node.name}", f"--apiserver-advertise-address={node.address}"]  # fmt: skip
+
+
+def start_lb(client: docker.DockerClient, network: str, backends: list[str]) -> str:
     container = client.containers.run(
         LB_IMAGE,
         name=f"{network}-lb",
@@ -100,7 +120,7 @@ def ha_cluster(client: docker.DockerClient, workers: int = 1, timings: dict[str,
         # the checkout's kbs-node: it restarts the reconciler when a node container starts again (as systemd would)
         nodes = {name: network.start(name, "control-plane", entrypoint=NODE_SUPERVISOR) for name in CONTROL_PLANES}
         worker_nodes = [network.start(f"worker-{i}", "worker") for i in range(1, workers + 1)]
-        lb = _start_lb(client, network.name, [n.address for n in nodes.values()])
+        lb = start_lb(client, network.name, [n.address for n in nodes.values()])
         for node in [*nodes.values(), *worker_nodes]:
             node.wait_ready()
         start = time.monotonic()
