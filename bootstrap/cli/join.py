@@ -149,8 +149,7 @@ def _print_joined(node: str, changed: bool, seconds: float) -> None:
             """
             This node has joined the cluster and a new control plane instance was created:
 
-            * Certificate signing request was sent to apiserver and approval was received.
-            * The Kubelet was informed of the new secure connection details.
+            * This node's kubelet.conf was signed with the cluster CA and the bundled reconciler runs its static pods.
             * Control plane label and taint were applied to the new node.
             * The Kubernetes control plane instances scaled up.
             * A new etcd member was added to the local/stacked etcd cluster.
