@@ -121,10 +121,23 @@ def test_reset_shrinks_etcd_a_wrong_key_leaves_nothing_and_the_node_joins_again(
     left = node.exec("sh", "-c", "ls -A /etc/kubernetes/pki /etc/kubernetes/manifests /var/lib/etcd 2>/dev/null; true")
     assert left.strip() == "" or all(not line or line.endswith(":") for line in left.splitlines()), left
     assert ha.voting_names() == ["cp-1", "cp-2"]
+    # the `kubernetes` Service's endpoints follow the API servers' leases: the reset node's address leaves
+    wait_until("cp-3 out of the kubernetes endpoints", lambda: _apiserver_ips(ha) == _ips(ha, "cp-1", "cp-2") or None)
 
     ha.join("cp-3")
     assert ha.voting_names() == CONTROL_PLANES
     _wait_mirror_pods(ha, "cp-3")
+    wait_until("cp-3 back in the kubernetes endpoints", lambda: _apiserver_ips(ha) == _ips(ha, *CONTROL_PLANES) or None)
+
+
+def _ips(ha: HA, *names: str) -> list[str]:
+    return sorted(ha.nodes[n].address for n in names)
+
+
+def _apiserver_ips(ha: HA) -> list[str]:
+    out = ha.kubectl("get", "endpointslices", "-n", "default", "-l", "kubernetes.io/service-name=kubernetes",
+                     "-o", "jsonpath={.items[*].endpoints[*].addresses[*]}")  # fmt: skip
+    return sorted(out.split())
 
 
 def test_a_stock_kubeadm_join_control_plane_with_a_kubelet_joins_the_kbs_cluster(ha: HA) -> None:
