@@ -131,7 +131,13 @@ def test_reset_shrinks_etcd_a_wrong_key_leaves_nothing_and_the_node_joins_again(
 
 
 def _ips(ha: HA, *names: str) -> list[str]:
-    return sorted(ha.nodes[n].address for n in names)
+    """The nodes' addresses now (a restarted node container could in principle get another one)."""
+    found = []
+    for name in names:
+        container = ha.nodes[name].container
+        container.reload()
+        found.append(container.attrs["NetworkSettings"]["Networks"][ha.cluster.network.name]["IPAddress"])
+    return sorted(found)
 
 
 def _apiserver_ips(ha: HA) -> list[str]:
