@@ -33,16 +33,17 @@ def images() -> None:
 @with_config
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_images(*, cfg: KbsConfig, output: str) -> None:
-    """Print the exact image references for the configured version and repository, one per line.
+    """Print the cluster's image references for the configured version and repository, one per line.
+
+    The same list, in the same order, as `kubeadm config images list`: the control-plane components, kube-proxy
+    and CoreDNS (unless disabled in the ClusterConfiguration), pause and etcd.
 
     \b
     Examples:
       kbs images list
       kbs images list -o json
     """
-    from bootstrap.phases.images import references
-
-    refs = references(cfg)
+    refs = cfg.images()
     if output == "json":
         click.echo(json.dumps(refs, indent=2))
     else:

@@ -97,10 +97,16 @@ class KbsConfig:
         return f"{repo}/{component}:{self.kubernetes_version.replace('+', '_')}"
 
     def images(self) -> dict[str, str]:
-        """Every image a node of this config runs, by short name (etcd only with local etcd)."""
-        names = [*constants.CONTROL_PLANE_COMPONENTS, "pause", "coredns"]
+        """Every image of the cluster by short name, in `kubeadm config images list` order: the control-plane
+        components, kube-proxy and CoreDNS unless disabled, pause, etcd with local etcd."""
+        names = list(constants.CONTROL_PLANE_COMPONENTS)
+        if not self.cluster.proxy.disabled:
+            names.append(constants.KUBE_PROXY)
+        if not self.cluster.dns.disabled:
+            names.append(constants.COREDNS)
+        names.append("pause")
         if self.local_etcd:
-            names.insert(0, constants.ETCD)
+            names.append(constants.ETCD)
         return {name: self.image(name) for name in names}
 
     # --- paths ------------------------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ CRDs, with a vxlan backend that works on any network the nodes share. The object
 Documentation/kube-flannel.yml field for field (namespace kube-flannel with the privileged Pod Security level,
 RBAC for the subnet manager, the kube-flannel-cfg ConfigMap with the CNI and network configuration, the
 kube-flannel-ds DaemonSet with its two init containers); what kbs sets is the network (the ClusterConfiguration's
-IPv4 podSubnet), the backend and the images. Two differences: the CNI configuration's spec version is 0.3.1
-(CNI_VERSION says why), and the DaemonSet skips nodes that run static pods only (kbs's reconciler). Like the
-addons these are plain data, applied by server-side apply.
+IPv4 podSubnet), the backend and the images. Three differences: the CNI configuration's spec version is 0.3.1
+(CNI_VERSION says why); the DaemonSet skips nodes that run static pods only (kbs's reconciler); and the CNI
+configuration is installed once flanneld has its subnet lease (INSTALL_CNI_CONF says why). Like the addons these
+are plain data, applied by server-side apply.
 
 flannel needs the API server through the `kubernetes` Service, so it runs once kube-proxy does.
 """
@@ -43,6 +44,19 @@ def network(pod_subnet: str) -> str:
 # plugin is built from its last release the module proxy serves (v0.9.1, which stops at 0.4.0: components.toml
 # says why), and for a flannel + portmap chain the two spec versions behave the same.
 CNI_VERSION = "0.3.1"
+
+
+# kube-flannel.yml copies the CNI configuration in an init container, before flanneld starts. The kubelet turns
+# the node Ready as soon as a configuration exists, so the first pods placed there (CoreDNS, on a fresh cluster)
+# fail their sandbox with "open /run/flannel/subnet.env: no such file or directory" and wait out the kubelet's
+# back-off (~15 s measured here). kbs installs it from flanneld's container instead, in a postStart hook that
+# waits for flanneld's subnet lease: the node turns Ready when pods can get an address.
+SUBNET_ENV = "/run/flannel/subnet.env"
+CNI_CONF_PATH = "/etc/cni/net.d/10-flannel.conflist"
+INSTALL_CNI_CONF = (
+    f"until [ -s {SUBNET_ENV} ]; do sleep 0.2; done; "
+    f"exec /opt/bin/install-conf /etc/kube-flannel/cni-conf.json {CNI_CONF_PATH}"
+)
 
 
 def cni_conf() -> str:
@@ -102,8 +116,10 @@ def daemonset(image: str, cni_plugin_image: str) -> Obj:
             {"name": "EVENT_QUEUE_DEPTH", "value": "5000"},
             {"name": "CONT_WHEN_CACHE_NOT_READY", "value": "false"},
         ],
+        "lifecycle": {"postStart": {"exec": {"command": ["/bin/sh", "-c", INSTALL_CNI_CONF]}}},
         "volumeMounts": [
             _mount("run", "/run/flannel"),
+            _mount("cni", "/etc/cni/net.d"),
             _mount("flannel-cfg", "/etc/kube-flannel/"),
             _mount("xtables-lock", "/run/xtables.lock"),
         ],
@@ -115,13 +131,6 @@ def daemonset(image: str, cni_plugin_image: str) -> Obj:
             "command": ["cp"],
             "args": ["-f", "/flannel", "/opt/cni/bin/flannel"],
             "volumeMounts": [_mount("cni-plugin", "/opt/cni/bin")],
-        },
-        {
-            "name": "install-cni",
-            "image": image,
-            "command": ["/opt/bin/install-conf"],
-            "args": ["/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"],
-            "volumeMounts": [_mount("cni", "/etc/cni/net.d"), _mount("flannel-cfg", "/etc/kube-flannel/")],
         },
     ]
     # kube-flannel.yml's linux-only term, and kbs's: not on nodes that run static pods only (kbs's reconciler)

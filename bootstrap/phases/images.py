@@ -1,7 +1,9 @@
 """The images a kbs control plane runs, and getting them onto the machine (list, pull, load from an archive).
 
 The references come from the configuration (`KbsConfig.image`), so `kbs images list` prints exactly what the
-manifests will name for the configured version and repository. CoreDNS is not listed: kbs runs no add-ons.
+manifests and the addons will name for the configured version and repository, as `kubeadm config images list`
+does. A kbs control-plane node runs only its static pods and pause (`references`); kube-proxy and CoreDNS run on
+the workers (their kubelets pull them), so `pull`, `load` and `save` handle the node's own images.
 Docker SDK errors become RuntimeUnavailableError here.
 """
 
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def references(cfg: KbsConfig) -> dict[str, str]:
-    """Short name -> image reference, in the order the control plane starts (etcd only for local etcd)."""
+    """This node's images: short name -> reference, in the order the control plane starts (etcd only for local
+    etcd)."""
     names = [*constants.ALL_COMPONENTS, "pause"]
     return {name: cfg.image(name) for name in names if name != constants.ETCD or cfg.local_etcd}
 

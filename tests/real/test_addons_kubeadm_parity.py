@@ -12,6 +12,7 @@ A remaining difference fails unless docs/kubeadm-compatibility.md lists it.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,3 +128,23 @@ def test_kube_proxy_configuration_document_is_used_like_kubeadm(testbed: TestBed
     assert "annotations" not in ours[key]["metadata"]  # an operator's document is not signed, as in kubeadm
     assert differences(ours[key], theirs[key]) == []
     assert ours[key]["data"]["config.conf"] == theirs[key]["data"]["config.conf"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_kbs_images_list_matches_kubeadm_config_images_list(
+    testbed: TestBed, tmp_path: Path, scenario: str, version: str
+) -> None:
+    config, env = scenario_config(tmp_path, scenario, version)
+    listing = ["config", "images", "list", "--config", str(config)]
+    theirs = subprocess.run([testbed.kubeadm(version), *listing], env=env, capture_output=True, text=True, check=False)
+    assert theirs.returncode == 0, theirs.stderr
+    ours = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "images", "list", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.splitlines() == theirs.stdout.splitlines()

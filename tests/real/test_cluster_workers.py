@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from tests.support.cluster import Cluster, cluster
+from tests.support.nodes import Node
 from tests.support.wait import wait_until
 
 WORKERS = ["worker-1", "worker-2"]
@@ -65,6 +66,14 @@ def test_daemonsets_run_on_workers_and_not_on_the_control_plane(lab: Cluster) ->
     control_plane = node(lab, "cp-1")
     taints = {t["key"] for t in control_plane["spec"].get("taints", [])}
     assert "node-role.kubernetes.io/control-plane" in taints
+
+
+def test_no_pod_met_a_node_whose_pod_network_was_not_ready(lab: Cluster) -> None:
+    """flannel's CNI configuration appears only once flanneld holds its lease (bootstrap/kube/flannel.py), so no
+    sandbox failed on a missing subnet.env while the workers came up."""
+    failed = lab.kubectl("get", "events", "-A", "--field-selector=reason=FailedCreatePodSandBox", "-o", "json")
+    messages = [e["message"] for e in json.loads(failed)["items"]]
+    assert not [m for m in messages if "subnet.env" in m], messages
 
 
 def test_coredns_runs_on_the_workers(lab: Cluster) -> None:
@@ -167,3 +176,58 @@ def test_a_removed_worker_joins_again(lab: Cluster) -> None:
     lab.workers.remove(worker)
     lab.join_worker(worker)
     lab.wait_nodes_ready(WORKERS)
+
+
+JOIN_CONFIGURATION = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: {endpoint}
+    token: {token}
+    caCertHashes: [{ca_hash}]
+timeouts:
+  discovery: 15s
+nodeRegistration:
+  name: {node}
+  criSocket: unix:///run/containerd/containerd.sock
+  ignorePreflightErrors: [all]
+"""
+
+
+@pytest.fixture(scope="module")
+def outsider(lab: Cluster) -> Node:
+    """A fresh worker node that never joins: the failed joins run on it."""
+    made = lab.network.start("worker-3", "worker")
+    made.wait_ready()
+    return made
+
+
+def failed_join(lab: Cluster, worker: Node, *, token: str, ca_hash: str) -> str:
+    """Run a stock `kubeadm join` that must fail (15 s of discovery at most); its output, and nothing written."""
+    words = lab.join_command()
+    text = JOIN_CONFIGURATION.format(endpoint=words[2], token=token, ca_hash=ca_hash, node=worker.name)
+    worker.exec("sh", "-c", "cat > /tmp/join.yaml", stdin=text.encode())
+    output = worker.exec("sh", "-c", "kubeadm join --config /tmp/join.yaml 2>&1; echo exit=$?", timeout=120)
+    assert not output.rstrip().endswith("exit=0"), output
+    assert worker.exec("ls", "-A", "/etc/kubernetes").split() in ([], ["manifests"]), "the failed join wrote files"
+    assert worker.name not in lab.kubectl("get", "nodes", "-o", "name")
+    return output
+
+
+def test_a_join_with_a_deleted_token_fails_with_kubeadms_message(lab: Cluster, outsider: Node) -> None:
+    words = lab.join_command()
+    token = lab.control_plane.exec("kbs", "token", "create").strip().splitlines()[-1]
+    lab.control_plane.exec("kbs", "token", "delete", token.split(".")[0])
+    ca_hash = words[words.index("--discovery-token-ca-cert-hash") + 1]
+    output = failed_join(lab, outsider, token=token, ca_hash=ca_hash)
+    token_id = token.split(".")[0]
+    assert f'could not find a JWS signature in the cluster-info ConfigMap for token ID "{token_id}"' in output
+
+
+def test_a_join_with_a_wrong_ca_hash_fails(lab: Cluster, outsider: Node) -> None:
+    words = lab.join_command()
+    right = words[words.index("--discovery-token-ca-cert-hash") + 1]
+    output = failed_join(lab, outsider, token=words[words.index("--token") + 1], ca_hash="sha256:" + "0" * 64)
+    assert "cluster CA found in cluster-info ConfigMap is invalid" in output
+    assert f'none of the public keys "{right}" are pinned' in output  # kubeadm names the key it found

@@ -18,14 +18,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import docker
+import yaml
 
-from tests.support.nodes import Node, NodeNetwork, node_network
+from tests.support.nodes import Node, NodeNetwork, ask_testbed, node_network
 from tests.support.wait import wait_until
 
 POD_SUBNET = "10.244.0.0/16"  # flannel's default network
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 PATCH_DIR = "/etc/kbs-test/patches"
+CONTROL_PLANE_IMAGES = "/testbed/images/kubeadm-control-plane"  # where a kubeadm control plane finds its images
 WORKER_PATCH = """\
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -85,19 +87,58 @@ class Cluster:
         wait_until(f"nodes {', '.join(names)} Ready", ready, timeout=timeout, interval=1)
 
 
-def start_control_plane(network: NodeNetwork, name: str = "cp-1", *init_args: str) -> Cluster:
+def flannel_manifest() -> str:
+    """The flannel objects kbs's pod-network phase applies, as one YAML stream for `kubectl apply -f -`."""
+    from bootstrap import versions
+    from bootstrap.kube import flannel
+
+    images = versions.pod_network("flannel")
+    objects = flannel.objects(pod_subnet=POD_SUBNET, image=images.image, cni_plugin_image=images.cni_plugin_image)
+    return yaml.safe_dump_all(objects, sort_keys=False)
+
+
+def kubeadm_control_plane_node(network: NodeNetwork, name: str = "cp-1") -> Node:
+    """A node for `kubeadm init`: the worker image (containerd, a real kubelet) with the control-plane images
+    imported, as a kubeadm VM would have them pulled."""
+    node = network.start(name, "worker", mounts=[(ask_testbed("node-images", "control-plane"), CONTROL_PLANE_IMAGES)])
+    node.wait_ready()
+    node.exec("sh", "-c", f"for f in {CONTROL_PLANE_IMAGES}/*.tar; do ctr -n k8s.io images import --local $f; done",
+              timeout=300)  # fmt: skip
+    return node
+
+
+def kubeadm_init(network: NodeNetwork, node: Node, *init_args: str) -> Cluster:
+    """The peer of kbs_init: `kubeadm init` on a kubeadm_control_plane_node, then the same flannel objects kbs's
+    pod-network phase applies, with kubectl."""
+    node.exec("mkdir", "-p", PATCH_DIR)
+    node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
+    output = node.exec(
+        "kubeadm", "init", f"--pod-network-cidr={POD_SUBNET}", f"--cri-socket={CRI_SOCKET}", f"--patches={PATCH_DIR}",
+        "--ignore-preflight-errors=all", f"--node-name={node.name}", *init_args, timeout=600,
+    )  # fmt: skip
+    made = Cluster(network=network, control_plane=node, init_output=output)
+    made.kubectl("apply", "-f", "-", stdin=flannel_manifest().encode())
+    return made
+
+
+def control_plane_node(network: NodeNetwork, name: str = "cp-1") -> Node:
+    """A node for `kbs init`: the control-plane image (its own Docker engine with the images loaded, kbs)."""
     node = network.start(name, "control-plane")
     node.wait_ready()
+    return node
+
+
+def kbs_init(network: NodeNetwork, node: Node, *init_args: str) -> Cluster:
+    """`kbs init` with the flannel pod network on a control_plane_node."""
     output = node.exec(
-        "kbs",
-        "init",
-        f"--pod-network-cidr={POD_SUBNET}",
-        "--pod-network=flannel",
-        f"--node-name={name}",
-        *init_args,
-        timeout=600,
-    )
+        "kbs", "init", f"--pod-network-cidr={POD_SUBNET}", "--pod-network=flannel", f"--node-name={node.name}",
+        *init_args, timeout=600,
+    )  # fmt: skip
     return Cluster(network=network, control_plane=node, init_output=output)
+
+
+def start_control_plane(network: NodeNetwork, name: str = "cp-1", *init_args: str) -> Cluster:
+    return kbs_init(network, control_plane_node(network, name), *init_args)
 
 
 @contextmanager

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import docker
 
-from tests.support.cluster import CRI_SOCKET, PATCH_DIR, WORKER_PATCH, Cluster
-from tests.support.nodes import LABEL, Node, NodeNetwork, _testbed, node_network
+from tests.support.cluster import CRI_SOCKET, PATCH_DIR, WORKER_PATCH, Cluster, kubeadm_control_plane_node
+from tests.support.nodes import LABEL, Node, NodeNetwork, node_network
 
 LB_IMAGE = "kbs-testbed/haproxy:bookworm"  # built by tests/testbed/testbed.sh (image/haproxy.Dockerfile)
 CONTROL_PLANES = ["cp-1", "cp-2", "cp-3"]
@@ -78,15 +78,10 @@ def etcd_members(node: Node) -> list[dict[str, object]]:
     return list(json.loads(out).get("members", []))
 
 
-CP_IMAGES = "/testbed/cp-images"  # where a kubeadm control-plane node (a worker image) gets the control-plane images
-
-
 def kubeadm_node(network: NodeNetwork, name: str) -> Node:
-    """A worker-image node (containerd + kubelet) ready for a stock `kubeadm init`/`join --control-plane`: the
-    control-plane images imported into containerd and the kubelet patch of tests.support.cluster in PATCH_DIR."""
-    node = network.start(name, "worker", mounts=[(_testbed("node-images", "control-plane"), CP_IMAGES)])
-    node.wait_ready()
-    node.exec("ctr", "-n", "k8s.io", "images", "import", "--local", f"{CP_IMAGES}/images.tar", timeout=300)
+    """A node for a stock `kubeadm init`/`join --control-plane` (tests.support.cluster.kubeadm_control_plane_node:
+    containerd, a kubelet, the control-plane images) with the kubelet patch of tests.support.cluster in PATCH_DIR."""
+    node = kubeadm_control_plane_node(network, name)
     node.exec("mkdir", "-p", PATCH_DIR)
     node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
     return node

@@ -35,14 +35,14 @@ CGROUP_PARENT = "kbs-node"  # nodes keep their runtime's cgroups under /sys/fs/c
 Role = Literal["worker", "control-plane"]
 
 
-def _testbed(*args: str) -> str:
+def ask_testbed(*args: str) -> str:
     return subprocess.run([str(TESTBED), *args], capture_output=True, text=True, check=True).stdout.strip()
 
 
 @functools.cache
 def node_images() -> dict[Role, str]:
     """The node images' references (the last two lines of `testbed.sh images`: worker, control-plane)."""
-    worker, control_plane = _testbed("images").splitlines()[-2:]
+    worker, control_plane = ask_testbed("images").splitlines()[-2:]
     return {"worker": worker, "control-plane": control_plane}
 
 
@@ -75,7 +75,7 @@ def run_options(role: Role, mounts: Sequence[tuple[str, str]] = ()) -> list[str]
         f"--tmpfs={state_dir}:exec",
         "--tmpfs=/tmp:exec",
         "--volume=/sys/fs/cgroup:/sys/fs/cgroup:rw",
-        f"--volume={_testbed('node-images', role)}:/testbed/images/{role}:ro",
+        f"--volume={ask_testbed('node-images', role)}:/testbed/images/{role}:ro",
         "--device=/dev/kmsg",
     ]
     if role == "control-plane":

@@ -50,16 +50,17 @@ def test_an_ipv6_only_subnet_is_refused() -> None:
         flannel.network("fd00::/56")
 
 
-def test_the_daemonset_runs_flanneld_on_every_linux_node_with_both_init_containers() -> None:
+def test_the_daemonset_runs_flanneld_on_every_linux_node_and_installs_the_cni_conf_after_the_lease() -> None:
     ds = by_kind(flannel.objects(pod_subnet="10.244.0.0/16", image=IMAGE, cni_plugin_image=PLUGIN))["DaemonSet"]
     spec = ds["spec"]["template"]["spec"]  # type: ignore[index]
     assert spec["hostNetwork"] is True
     assert spec["tolerations"] == [{"operator": "Exists", "effect": "NoSchedule"}]
-    assert [(c["name"], c["image"]) for c in spec["initContainers"]] == [
-        ("install-cni-plugin", PLUGIN),
-        ("install-cni", IMAGE),
-    ]
+    assert [(c["name"], c["image"]) for c in spec["initContainers"]] == [("install-cni-plugin", PLUGIN)]
     (flanneld,) = spec["containers"]
+    hook = flanneld["lifecycle"]["postStart"]["exec"]["command"]
+    assert hook[:2] == ["/bin/sh", "-c"]
+    assert hook[2].index("/run/flannel/subnet.env") < hook[2].index("/etc/cni/net.d/10-flannel.conflist")
+    assert {"name": "cni", "mountPath": "/etc/cni/net.d"} in flanneld["volumeMounts"]
     assert flanneld["image"] == IMAGE
     assert flanneld["args"] == ["--ip-masq", "--kube-subnet-mgr", "--healthz-port=8081"]
     assert flanneld["securityContext"]["capabilities"]["add"] == ["NET_ADMIN", "NET_RAW"]

@@ -96,11 +96,13 @@ def test_images_list_prints_exact_references_for_the_version_and_repository() ->
         cli, ["images", "list", "--kubernetes-version", "v1.36.3", "--image-repository", "r.example/k8s"]
     )
     assert result.output.splitlines() == [
-        "r.example/k8s/etcd:3.6.8-0",
         "r.example/k8s/kube-apiserver:v1.36.3",
         "r.example/k8s/kube-controller-manager:v1.36.3",
         "r.example/k8s/kube-scheduler:v1.36.3",
+        "r.example/k8s/kube-proxy:v1.36.3",
+        "r.example/k8s/coredns:v1.14.2",
         "r.example/k8s/pause:3.10.2",
+        "r.example/k8s/etcd:3.6.8-0",
     ]
     assert images  # the module the command uses
 
