@@ -124,10 +124,29 @@ def test_reset_shrinks_etcd_a_wrong_key_leaves_nothing_and_the_node_joins_again(
     # the `kubernetes` Service's endpoints follow the API servers' leases: the reset node's address leaves
     wait_until("cp-3 out of the kubernetes endpoints", lambda: _apiserver_ips(ha) == _ips(ha, "cp-1", "cp-2") or None)
 
-    ha.join("cp-3")
+    _interrupt_join_after_the_learner_is_added(ha, "cp-3")
+    out = ha.join("cp-3")  # resumes: the member is there already
+    assert "not adding it again" in out, out
     assert ha.voting_names() == CONTROL_PLANES
     _wait_mirror_pods(ha, "cp-3")
     wait_until("cp-3 back in the kubernetes endpoints", lambda: _apiserver_ips(ha) == _ips(ha, *CONTROL_PLANES) or None)
+
+
+def _interrupt_join_after_the_learner_is_added(ha: HA, name: str) -> None:
+    """Start `kbs join`, and kill it (SIGKILL, inside the node) the moment it says the etcd learner was added."""
+    node = ha.nodes[name]
+    argv = ["docker", "exec", "-e", "PYTHONUNBUFFERED=1", node.id, *ha.join_args(name)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as join:
+        assert join.stdout is not None
+        seen = []
+        for line in join.stdout:
+            seen.append(line)
+            if "[etcd-join] added etcd member" in line:
+                node.exec("sh", "-c", "kill -9 $(pgrep -f '[p]ython -m bootstrap join')")
+                break
+        join.wait(timeout=60)
+    assert any("added etcd member" in line for line in seen), "".join(seen)
+    assert len(ha.etcd_members()) == 3  # the member was added (a learner, or promoted already) before the kill
 
 
 def _ips(ha: HA, *names: str) -> list[str]:
