@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bootstrap.cli.options import with_config
+from bootstrap.cli.phasecmds import OrderedGroup, phase_list, register
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -176,14 +177,7 @@ def _phase_command(name: str, help_text: str, command_name: str | None = None) -
     return click.command(command_name or name, help=callback.__doc__)(with_config(command))
 
 
-class _OrderedGroup(click.Group):
-    """Lists subcommands in the order they were added: the phase order, not the alphabet."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
-
-
-@click.group(name="phase", cls=_OrderedGroup)
+@click.group(name="phase", cls=OrderedGroup)
 def phase_group() -> None:
     """Run one phase of `kbs init` on its own (each is safe to run again).
 
@@ -192,30 +186,6 @@ def phase_group() -> None:
       sudo kbs init phase certs
       sudo kbs init phase wait-control-plane --timeout 60
     """
-
-
-def _register_phases() -> None:
-    from bootstrap.phases.init import INIT
-
-    for phase in INIT.phases:
-        if not phase.children:
-            phase_group.add_command(_phase_command(phase.name, phase.help))
-            continue
-        group = _OrderedGroup(phase.name, help=f"{phase.help}\n\n\b\nExamples:\n  sudo kbs init phase {phase.name} all")
-        group.add_command(_phase_command(phase.name, f"Run every sub-phase of {phase.name}.", command_name="all"))
-        for child in phase.children:
-            group.add_command(_phase_command(f"{phase.name}/{child.name}", child.help, command_name=child.name))
-        phase_group.add_command(group)
-
-
-def _phase_list() -> str:
-    from bootstrap.phases.init import INIT
-
-    lines = []
-    for i, p in enumerate(INIT.phases):
-        lines.append(f"  {i + 1:2}. {p.name:20} {p.help}")
-        lines += [f"      {p.name + '/' + c.name:20} {c.help}" for c in p.children]
-    return "\n".join(lines)
 
 
 @click.group(name="init", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -243,6 +213,12 @@ def init(ctx: click.Context, /, *, cfg: KbsConfig, skip_phases: tuple[str, ...],
     _run(cfg, _options(**flags), skip=skip_phases)
 
 
-_register_phases()
-init.add_command(phase_group)
-init.help = inspect.cleandoc(init.help or "") + "\n\n\b\nPhases:\n" + _phase_list()
+def _register() -> None:
+    from bootstrap.phases.init import INIT
+
+    register(INIT, phase_group, _phase_command, "init")
+    init.add_command(phase_group)
+    init.help = inspect.cleandoc(init.help or "") + "\n\n\b\nPhases:\n" + phase_list(INIT)
+
+
+_register()

@@ -14,9 +14,14 @@ if TYPE_CHECKING:
 
 @click.command(name="reset")
 @with_config
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "-f", "--force", is_flag=True, help="Do not ask for confirmation; reset even when etcd would lose quorum."
+)
 def reset(*, cfg: KbsConfig, force: bool) -> None:
     """Stop the reconciler and remove the static pods, manifests, kubeconfigs, PKI and etcd data kbs created.
+
+    On a control plane of a stacked etcd cluster, this node's etcd member is removed first; kbs refuses (without
+    --force) when that would leave the other members without quorum.
 
     Only what kbs created is removed (it keeps a ledger); your own static pods' manifests, CNI files,
     iptables rules and $HOME/.kube/config are left alone.
@@ -26,6 +31,17 @@ def reset(*, cfg: KbsConfig, force: bool) -> None:
       sudo kbs reset
       sudo kbs reset --force --config kbs.yaml
     """
+    from bootstrap.errors import KbsError
+    from bootstrap.phases import reset_etcd
+
+    member = reset_etcd.check(cfg)
+    if member.loses_quorum:
+        if not force:
+            raise KbsError(
+                f"removing this node's etcd member would lose quorum: {member.loses_quorum}",
+                hint="bring the other control-plane nodes back first, or pass --force to reset anyway",
+            )
+        click.echo(f"[reset] warning: {member.loses_quorum}; going on (--force)")
     if not force:
         click.confirm(
             f"This removes the control plane kbs set up on this node ({cfg.kubernetes_dir}, "
@@ -34,7 +50,7 @@ def reset(*, cfg: KbsConfig, force: bool) -> None:
         )
     from bootstrap.phases.reset import reset as do_reset
 
-    report = do_reset(cfg)
+    report = do_reset(cfg, member)
     for line in report.stopped:
         click.echo(f"[reset] {line}")
     for name in report.containers:

@@ -31,6 +31,9 @@ class KbsConfig:
     notes: tuple[str, ...] = field(default=())  # things the operator should know (ignored documents, fallbacks)
     # the KubeProxyConfiguration document of --config, as given (bootstrap.config.kubeproxy builds the effective one)
     kube_proxy: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    # a joining etcd member: (name, peer URL) of every member, itself included (`kbs join --control-plane`);
+    # None: a new one-member cluster, as `kbs init` makes
+    etcd_initial_cluster: tuple[tuple[str, str], ...] | None = None
 
     # --- node identity and endpoints ----------------------------------------------------------------------------
     @property

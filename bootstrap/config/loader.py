@@ -145,9 +145,14 @@ def validate(raw: RawConfig, flags: dict[str, dict[str, str]]) -> dict[str, Docu
 
 def load_config(path: Path | None = None, overrides: Overrides | None = None) -> KbsConfig:
     """Read `path` (optional), apply `overrides` (flags win), validate and fill every default -> KbsConfig."""
+    raw = read_file(path) if path is not None else RawConfig(docs={}, where={}, notes=[])
+    return from_raw(raw, overrides, path)
+
+
+def from_raw(raw: RawConfig, overrides: Overrides | None = None, path: Path | None = None) -> KbsConfig:
+    """load_config's steps after reading: documents already sorted by kind (also what `kbs join` assembles)."""
     from bootstrap.config.defaults import complete
 
-    raw = read_file(path) if path is not None else RawConfig(docs={}, where={}, notes=[])
     raw.docs = copy.deepcopy(raw.docs)
     flags = apply_overrides(raw, overrides or Overrides())
     models = validate(raw, flags)

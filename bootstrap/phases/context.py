@@ -40,6 +40,17 @@ class InitOptions:
 
 
 @dataclass
+class JoinOptions:
+    """`kbs join --control-plane`: how this node finds and trusts the cluster (the config comes from the cluster)."""
+
+    endpoint: str  # host:port of the control plane (controlPlaneEndpoint), the join command's argument
+    token: str = field(repr=False)
+    ca_hashes: tuple[str, ...]
+    certificate_key: str = field(default="", repr=False)  # empty: the shared certificates are already on disk
+    discovery_timeout: float = 300.0  # seconds: how long discovery waits for the API server and the signature
+
+
+@dataclass
 class InitData:
     cfg: KbsConfig  # with dry-run, the redirected copy
     out: Reporter
@@ -47,6 +58,7 @@ class InitData:
     real_cfg: KbsConfig | None = None  # with dry-run: the configuration as it would apply on the machine
     dry_run_dir: Path | None = None
     scratch: dict[str, Any] = field(default_factory=dict)  # values one phase leaves for a later one
+    join: JoinOptions | None = None  # set when the workflow is `kbs join --control-plane`
     cleanups: list[Callable[[], None]] = field(default_factory=list)  # run by close(), last first
     _api: KubeAPI | None = None
 

@@ -13,7 +13,7 @@ With dry_run the files are listed, not written. Nothing secret is printed: not t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,8 @@ class DownloadRequest:
         return f"DownloadRequest(endpoint={self.endpoint!r}, cert_dir={self.cert_dir!r}, dry_run={self.dry_run})"
 
 
-def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None]:
-    """Where each shared file goes on this node, from the cluster's ClusterConfiguration."""
+def cluster_document(api: KubeAPI) -> dict[str, Any]:
+    """The cluster's ClusterConfiguration, as stored in kube-system/kubeadm-config (a plain mapping)."""
     cm = api.get("v1", "ConfigMap", KUBEADM_CONFIG, constants.KUBE_SYSTEM)
     if cm is None:
         raise KbsError(
@@ -56,6 +56,14 @@ def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None
         cluster: dict[str, Any] = yaml.safe_load(cm.get("data", {}).get(CLUSTER_CONFIGURATION_KEY, "")) or {}
     except yaml.YAMLError as exc:
         raise KbsError(f"ConfigMap {constants.KUBE_SYSTEM}/{KUBEADM_CONFIG} is not YAML: {exc}") from exc
+    if not isinstance(cluster, dict):
+        raise KbsError(f"ConfigMap {constants.KUBE_SYSTEM}/{KUBEADM_CONFIG}: ClusterConfiguration is not a mapping")
+    return cluster
+
+
+def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None]:
+    """Where each shared file goes on this node, from the cluster's ClusterConfiguration."""
+    cluster = cluster_document(api)
     external = (cluster.get("etcd") or {}).get("external")
     files = None
     if external:
@@ -65,7 +73,11 @@ def cluster_layout(api: KubeAPI, cert_dir: Path | None) -> dict[str, Path | None
     return copycerts.shared_files(cert_dir or Path(cluster.get("certificatesDir") or constants.CERTIFICATES_DIR), files)
 
 
-def download_certs(request: DownloadRequest, out: Reporter) -> Outcome:
+def download_certs(
+    request: DownloadRequest, out: Reporter, before_write: Callable[[list[Path]], None] | None = None
+) -> Outcome:
+    """Discover, download, decrypt, write; `before_write` gets the paths once decryption has worked (the join
+    records them in its ledger there, so a wrong key leaves nothing behind and `kbs reset` removes the files)."""
     key = copycerts.parse_key(request.certificate_key)
     token = tokens.parse(request.token, ttl=None)
     info = discovery.discover(
@@ -84,6 +96,8 @@ def download_certs(request: DownloadRequest, out: Reporter) -> Outcome:
             if plain.get(name) and path is not None:
                 out.line("dryrun", f"would write {path}")
         return Outcome("certificates decrypted; nothing written (--dry-run)")
+    if before_write is not None:
+        before_write([p for n, p in layout.items() if plain.get(n) and p is not None])
     written = copycerts.write_files(plain, layout)
     for path in written:
         out.line("download-certs", f"wrote {path}")

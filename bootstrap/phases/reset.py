@@ -24,6 +24,7 @@ from bootstrap.phases import supervise
 
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
+    from bootstrap.phases.reset_etcd import Removal
 
 
 @dataclass
@@ -117,9 +118,14 @@ def remove_files(cfg: KbsConfig, ledger: ledgers.Ledger, report: ResetReport) ->
             report.emptied.append(f"{path}/ ({len(inside)} entries; kbs found it empty and keeps it)")
 
 
-def reset(cfg: KbsConfig) -> ResetReport:
+def reset(cfg: KbsConfig, etcd_member: Removal | None = None) -> ResetReport:
+    """Undo `kbs init`/`kbs join`; `etcd_member` (from bootstrap.phases.reset_etcd.check) goes first."""
+    from bootstrap.phases import reset_etcd
+
     report = ResetReport()
     ledger = ledgers.Ledger.load(cfg.kbs.reconciler.state_dir)
+    if etcd_member is not None:
+        report.stopped += reset_etcd.remove(etcd_member)
     mode = cfg.kbs.reconciler.mode
     stopped = supervise.stop(cfg)
     if stopped:

@@ -170,7 +170,37 @@ def run(data: InitData) -> Outcome:
             hint="the diagnosis above shows each component's container and log; fix the cause and run `kbs init` again",
         )
     slowest = max(state.healthy_after.values(), default=0.0)
-    return Outcome(f"all {len(state.last)} components healthy after {slowest:.1f}s")
+    through = _wait_endpoint(data, timeout)
+    return Outcome(f"all {len(state.last)} components healthy after {slowest:.1f}s{through}")
+
+
+ENDPOINT_SUCCESSES = 2  # answers in a row through the endpoint before the API calls of the next phases go there
+
+
+def _wait_endpoint(data: InitData, timeout: float) -> str:
+    """With a controlPlaneEndpoint (a load balancer), wait until the API server answers through it too: the next
+    phases talk to the cluster there (admin.conf), and a load balancer admits a backend only after its own health
+    checks. Returns the text added to the outcome."""
+    cfg = data.cfg
+    if not cfg.control_plane_endpoint:
+        return ""
+    endpoint = health.Endpoint("controlPlaneEndpoint", f"{cfg.api_server_url}/readyz", cfg.cert_dir / "ca.crt")
+    start = time.monotonic()
+    deadline = start + timeout
+    ok, last = 0, None
+    while ok < ENDPOINT_SUCCESSES:
+        last = health.probe(endpoint)
+        ok = ok + 1 if last.healthy else 0
+        if ok < ENDPOINT_SUCCESSES:
+            if time.monotonic() >= deadline:
+                raise WaitTimeoutError(
+                    f"the API server does not answer through the controlPlaneEndpoint {cfg.control_plane_endpoint} "
+                    f"after {timeout:.0f}s: {last.detail}",
+                    hint="check the load balancer in front of the API servers (its backends, its health checks on "
+                    "/readyz); this node's own API server is healthy",
+                )
+            time.sleep(POLL_INTERVAL)
+    return f"; the endpoint {cfg.control_plane_endpoint} answers after {time.monotonic() - start:.1f}s more"
 
 
 def _poll_live(data: InitData, timeout: float) -> WaitState:

@@ -63,6 +63,7 @@ def build(cfg: KbsConfig, *, environ: Mapping[str, str] | None = None, host_root
         "loopback": cfg.loopback,
         "cert_dir": cert_dir,
         "kubernetes_dir": str(cfg.kubernetes_dir),
+        "etcd_initial_cluster": ",".join(f"{n}={u}" for n, u in cfg.etcd_initial_cluster or ()),
         "etcd_data_dir": local.data_dir if local else str(constants.ETCD_DATA_DIR),  # as written, like kubeadm
         "images": {name: cfg.image(name) for name in constants.ALL_COMPONENTS},
         "service_subnet": cluster.networking.service_subnet,

@@ -424,11 +424,13 @@ build_images() {
   build_image "$REGISTRY/kube-proxy:$v" kube-proxy.Dockerfile "$bin/kube-proxy" "$bin/go-runner"
   build_image "$(flannel_image)" flannel.Dockerfile "$bin/flanneld" "$bin/install-conf"
   build_image "$(flannel_cni_image)" flannel-cni-plugin.Dockerfile "$bin/cni/flannel"
+  build_image "$LB_IMAGE" haproxy.Dockerfile "$HERE/image/haproxy/kbs-lb"
   build_node_images
 }
 
 # --- node images -------------------------------------------------------------------------------------------
 
+LB_IMAGE=kbs-testbed/haproxy:bookworm  # the labs' API server load balancer (docs/operations.md, High availability)
 WORKER_NODE_IMAGE=kbs-testbed/node-worker
 CONTROL_PLANE_NODE_IMAGE=kbs-testbed/node-control-plane
 

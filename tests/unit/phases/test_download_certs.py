@@ -82,10 +82,11 @@ def test_repr_of_a_request_hides_the_token_and_the_key() -> None:
     assert KEY not in shown and TOKEN not in shown
 
 
-def test_the_command_does_nothing_without_control_plane_and_refuses_a_bad_key() -> None:
+def test_the_command_refuses_a_worker_join_and_a_bad_key() -> None:
     args = ["join", "phase", "control-plane-prepare", "download-certs", "10.0.0.9:6443", "--token", TOKEN]
     args += ["--discovery-token-ca-cert-hash", "sha256:" + "0" * 64]
     skipped = CliRunner().invoke(cli, [*args, "--certificate-key", KEY])
-    assert skipped.exit_code == 0 and "skipped: not a control plane" in skipped.output
+    assert skipped.exit_code == 2 and "kbs joins control-plane nodes only" in skipped.output
+    assert "kubeadm join" in skipped.output
     bad = CliRunner().invoke(cli, [*args, "--certificate-key", "12ab", "--control-plane"])
     assert bad.exit_code == 1 and "--certificate-key: a certificate key is 64 hexadecimal characters" in bad.output
