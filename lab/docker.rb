@@ -6,8 +6,8 @@
 # provider runs with has_ssh = false and the lab runs the same provisioning scripts as on VMs with `docker exec`
 # (lab/master.sh, lab/worker.sh), from the Vagrantfile's triggers. Why: docs/lab.md.
 #
-# Everything here only runs when the docker provider is used; `vagrant validate` for the other providers never
-# calls docker.
+# Vagrant evaluates every provider's block of a Vagrantfile whichever provider runs, so the Vagrantfile asks
+# in_use? first: a laptop with VirtualBox and no Docker never runs docker because of this file.
 
 require "English"
 require "fileutils"
@@ -25,6 +25,21 @@ module KbsLab
 
     module_function
 
+    # Whether this Vagrant command works with the docker provider: `--provider docker` (or =docker),
+    # VAGRANT_DEFAULT_PROVIDER=docker, or a machine that the docker provider made already.
+    def in_use?(node, argv = ARGV, env = ENV)
+      return true if argv.include?("--provider=docker") || argv.each_cons(2).include?(%w[--provider docker])
+      return true if env["VAGRANT_DEFAULT_PROVIDER"] == "docker"
+
+      dotfile = env.fetch("VAGRANT_DOTFILE_PATH", File.join(env.fetch("VAGRANT_CWD", ROOT), ".vagrant"))
+      File.exist?(File.join(File.expand_path(dotfile, ROOT), "machines", node.name, "docker", "id"))
+    end
+
+    # Whether this command may create containers (then a missing image is an error now, not after a pull).
+    def creating?(argv = ARGV)
+      %w[up reload].include?(argv.find { |a| !a.start_with?("-") })
+    end
+
     def container_name(settings, node)
       "#{settings['name']}-#{node.name}"
     end
@@ -38,6 +53,15 @@ module KbsLab
       return chosen unless chosen.empty?
 
       "kbs-testbed/node-#{ROLES.fetch(node.role)}:#{settings['kubernetes_version']}"
+    end
+
+    # The image must be here already (no registry is asked): a clear message instead of a failed pull.
+    def check_image(image)
+      return image if docker("image", "inspect", "--format", "{{.Id}}", image)[2]
+
+      raise Error, "no Docker image #{image} on this machine: build the test bed's node images " \
+                   "(make testbed, or tests/testbed/testbed.sh node-images), or set docker_master_image / " \
+                   "docker_worker_image in the lab's settings"
     end
 
     # The images the node loads into its runtime at start (the test bed saved them for each role).
@@ -69,6 +93,7 @@ module KbsLab
     def create_args(settings, node, privileged)
       state_dir = node.role == "worker" ? "/var/lib/containerd" : "/var/lib/docker"
       args = [
+        "--pull=never", # the node images are the test bed's, built here: never a registry
         "--network=#{network_name(settings)}", "--ip=#{node.ip}",
         "--label=#{LABEL}=#{settings['name']}",
         "--init", "--tmpfs=/run:exec", "--tmpfs=#{state_dir}:exec", "--tmpfs=/tmp:exec",
@@ -84,8 +109,9 @@ module KbsLab
               "--device-cgroup-rule=a *:* rwm"]
     end
 
-    def volumes(node)
-      volumes = ["#{images_dir(node)}:/testbed/images/#{ROLES.fetch(node.role)}:ro"]
+    def volumes(node, in_use = true)
+      images = in_use ? images_dir(node) : "/nonexistent" # testbed.sh is not run for another provider
+      volumes = ["#{images}:/testbed/images/#{ROLES.fetch(node.role)}:ro"]
       volumes << "#{ROOT}:/kbs:ro" if node.role == "master" # the node image's `kbs` runs the project's source
       volumes
     end
