@@ -114,8 +114,8 @@ wait_for_file() {
   until [ -s "$file" ]; do
     [ "$waited" -lt "$seconds" ] || die "no $file after ${seconds}s" "$what"
     [ $((waited % 60)) -ne 0 ] || say "waiting for $file"
-    sleep 5
-    waited=$((waited + 5))
+    sleep 1 # the machines come up in parallel: a join starts within a second of the command's publication
+    waited=$((waited + 1))
   done
 }
 
