@@ -52,13 +52,9 @@ demo-down: venv
 
 # The Vagrant lab on this machine's Docker engine (docs/lab.md): containers from the test bed's node images,
 # lab/settings.yaml's shape (1 master, 2 workers; KBS_LAB_* variables override it). Needs the test bed's node images.
-LAB_KUBECTL = $$(tests/testbed/testbed.sh bin-dir)/kubectl --kubeconfig lab/out/admin.conf
 lab: tools
 	vagrant up --provider=docker
-	$(LAB_KUBECTL) wait --for=condition=Ready node --all --timeout=300s >/dev/null
-	$(LAB_KUBECTL) get nodes -o wide
-	@echo
-	$(LAB_KUBECTL) get pods -n kube-system -o wide -l tier=control-plane
+	@lab/show.sh "$$(tests/testbed/testbed.sh bin-dir)/kubectl"
 	@echo
 	@echo "Lab up. Try: vagrant docker-exec -it master-1 -- bash   Tear it down: make lab-down"
 
