@@ -104,9 +104,15 @@ def make_lab(
 
 
 def kbs_joins_control_planes() -> bool:
-    """Whether `kbs join` is the command (not only the group of phases) and takes --control-plane."""
-    kbs = str(Path(sys.executable).with_name("kbs"))
-    usage = subprocess.run([kbs, "join", "--control-plane", "--help"], check=False, capture_output=True, text=True)
+    """Whether this checkout's kbs (the source the lab's masters run, mounted at /kbs) has `kbs join ENDPOINT
+    --control-plane` (not only the group of join phases)."""
+    usage = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "join", "--control-plane", "--help"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     return usage.returncode == 0 and "--certificate-key" in usage.stdout
 
 
