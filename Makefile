@@ -56,7 +56,7 @@ lab: tools
 	vagrant up --provider=docker
 	@lab/show.sh "$$(tests/testbed/testbed.sh bin-dir)/kubectl"
 	@echo
-	@echo "Lab up. Try: vagrant docker-exec -it master-1 -- bash   Tear it down: make lab-down"
+	@echo "Lab up. Try: docker exec -it kbs-lab-master-1 bash   Tear it down: make lab-down"
 
 lab-down:
 	vagrant destroy -f
