@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: all venv testbed tools lint unit test demo demo-down bench clean
+.PHONY: all venv testbed tools lint unit test demo demo-down lab lab-down lab-test bench clean
 
 all: test
 
@@ -49,6 +49,21 @@ demo: venv testbed
 
 demo-down: venv
 	$(BIN)/kbs reset --force
+
+# The Vagrant lab on this machine's Docker engine (docs/lab.md): containers from the test bed's node images,
+# lab/settings.yaml's shape (1 master, 2 workers; KBS_LAB_* variables override it). Needs the test bed's node images.
+lab: tools
+	vagrant up --provider=docker
+	@lab/show.sh "$$(tests/testbed/testbed.sh bin-dir)/kubectl"
+	@echo
+	@echo "Lab up. Try: docker exec -it kbs-lab-master-1 bash   Tear it down: make lab-down"
+
+lab-down:
+	vagrant destroy -f
+
+# The bigger lab scenario, 3 masters (kbs join --control-plane) and 2 workers, for real (tests/real/test_lab_docker.py).
+lab-test: venv tools
+	KBS_LAB_TEST_HA=1 $(BIN)/pytest tests/real/test_lab_docker.py -q $(PYTEST_ARGS)
 
 # Benchmarks against their peers (kubeadm, docker run); each prints the Markdown of its docs/performance.md section.
 bench: venv testbed

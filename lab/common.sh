@@ -99,14 +99,23 @@ EOF
   sysctl -q --system
 }
 
+# With several masters every node resolves the control-plane endpoint's name (KBS_LAB_API_HOSTS_ENTRY,
+# "ADDRESS NAME") through /etc/hosts. Appended in place, not replaced: Docker bind-mounts a container's /etc/hosts.
+add_api_hosts_entry() {
+  local entry=${KBS_LAB_API_HOSTS_ENTRY:-}
+  [ -n "$entry" ] || return 0
+  [[ $entry =~ ^[0-9.]+\ [A-Za-z0-9.-]+$ ]] || die "KBS_LAB_API_HOSTS_ENTRY '$entry' is not 'ADDRESS NAME'"
+  grep -qxF "$entry" /etc/hosts || printf '%s\n' "$entry" >>/etc/hosts
+}
+
 # wait_for_file FILE SECONDS WHAT: until FILE exists and is not empty.
 wait_for_file() {
   local file=$1 seconds=$2 what=$3 waited=0
   until [ -s "$file" ]; do
     [ "$waited" -lt "$seconds" ] || die "no $file after ${seconds}s" "$what"
     [ $((waited % 60)) -ne 0 ] || say "waiting for $file"
-    sleep 5
-    waited=$((waited + 5))
+    sleep 1 # the machines come up in parallel: a join starts within a second of the command's publication
+    waited=$((waited + 1))
   done
 }
 

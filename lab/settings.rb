@@ -18,8 +18,12 @@ module KbsLab
   VERSIONS_TOML = File.join(ROOT, "bootstrap", "versions.toml")
   ENV_PREFIX = "KBS_LAB_"
   GUEST_ROOT = "/vagrant" # where the project folder is mounted in every VM
-  GUEST_SHARED_DIR = "#{GUEST_ROOT}/lab/out" # admin.conf and join-command, seen by the host and every VM
-  HOST_SHARED_DIR = File.join(LAB_DIR, "out")
+  PUBLISHED = %w[admin.conf join-command join-command-control-plane].freeze # what master-1 writes there
+  # The name the API server is reached by when there are several masters (its controlPlaneEndpoint). Every node
+  # maps it to master-1 in /etc/hosts: a name, not an address, so that it can later point at a load balancer
+  # without new certificates (kubeadm's advice for HA).
+  API_NAME = "kbs-lab-api"
+  API_PORT = 6443
 
   class SettingsError < StandardError; end
 
@@ -31,20 +35,51 @@ module KbsLab
       settings["kubernetes_version"]
     end
 
+    # Where master-1 publishes admin.conf and the join commands (out_dir, in the project folder), as seen by the
+    # machines and by the host.
+    def guest_shared_dir
+      "#{GUEST_ROOT}/#{settings['out_dir']}"
+    end
+
+    def host_shared_dir
+      File.join(ROOT, settings["out_dir"])
+    end
+
+    def master_1
+      nodes.find { |n| n.name == "master-1" }
+    end
+
+    # "" for one master; with more, the settings' control_plane_endpoint, else kbs-lab-api:6443 (/etc/hosts).
+    def control_plane_endpoint
+      return "" if settings["masters"] == 1
+
+      chosen = settings["control_plane_endpoint"]
+      chosen.empty? ? "#{API_NAME}:#{API_PORT}" : chosen
+    end
+
+    # The /etc/hosts line every node gets for the endpoint's name (nil when the endpoint is someone else's).
+    def api_hosts_entry
+      return nil unless control_plane_endpoint.start_with?("#{API_NAME}:")
+
+      "#{master_1.ip} #{API_NAME}"
+    end
+
     # The environment of a node's provisioning script (lab/master.sh or lab/worker.sh).
     def provision_env(node)
       env = {
         "KBS_LAB_ADDRESS" => node.ip,
         "KBS_LAB_NODE_NAME" => node.name,
         "KBS_LAB_SOURCE" => GUEST_ROOT,
-        "KBS_LAB_SHARED_DIR" => GUEST_SHARED_DIR,
+        "KBS_LAB_SHARED_DIR" => guest_shared_dir,
         "KBS_LAB_KUBERNETES_VERSION" => kubernetes_version,
+        "KBS_LAB_JOIN_WAIT_SECONDS" => settings["join_wait_seconds"].to_s,
+        "KBS_LAB_CONTROL_PLANE_ENDPOINT" => control_plane_endpoint,
+        "KBS_LAB_API_HOSTS_ENTRY" => api_hosts_entry.to_s,
       }
       if node.role == "master"
+        # master-1 runs `kbs init`; the others `kbs join --control-plane` with the command master-1 published.
         env["KBS_LAB_INIT"] = node.index == 1 ? "1" : "0"
         env["KBS_LAB_KUBECONFIG_USER"] = "vagrant"
-      else
-        env["KBS_LAB_JOIN_WAIT_SECONDS"] = settings["join_wait_seconds"].to_s
       end
       env
     end
@@ -128,6 +163,16 @@ module KbsLab
     last = settings["worker_ip_start"] + settings["workers"] - 1
     raise SettingsError, "worker addresses would end at .#{last}, past .254" if last > 254
     raise SettingsError, "master_ip_start must be 2 or more (.1 is the host)" if settings["master_ip_start"] < 2
+    unless settings["name"].match?(/\A[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?\z/)
+      raise SettingsError, "name #{settings['name'].inspect} is not a short lower-case name like kbs-lab"
+    end
+    unless settings["out_dir"].match?(%r{\A[A-Za-z0-9_][A-Za-z0-9_./-]*\z}) && !settings["out_dir"].include?("..")
+      raise SettingsError, "out_dir #{settings['out_dir'].inspect} is not a folder inside the project like lab/out"
+    end
+    endpoint = settings["control_plane_endpoint"]
+    unless endpoint.empty? || endpoint.match?(/\A[A-Za-z0-9.-]+:\d{1,5}\z/)
+      raise SettingsError, "control_plane_endpoint #{endpoint.inspect} is not host:port like lb.example:6443"
+    end
   end
 
   def nodes(settings)

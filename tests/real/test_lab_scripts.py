@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB_SCRIPTS = {"lab/common.sh", "lab/master.sh", "lab/worker.sh", "tests/tools.sh"}
+LAB_SCRIPTS = {"lab/common.sh", "lab/master.sh", "lab/worker.sh", "lab/show.sh", "tests/tools.sh"}
 
 
 def _shell_scripts() -> list[str]:

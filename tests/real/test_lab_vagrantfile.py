@@ -69,6 +69,30 @@ def test_vagrantfile_validates_with_the_virtualbox_provider(tmp_path: Path) -> N
     assert "Vagrantfile validated successfully." in result.stdout
 
 
+def test_vagrantfile_validates_with_the_docker_provider(tmp_path: Path) -> None:
+    env = _vagrant_env(tmp_path, VAGRANT_DEFAULT_PROVIDER="docker")
+    result = _validate(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Vagrantfile validated successfully." in result.stdout
+
+
+def test_other_providers_never_ask_docker(tmp_path: Path) -> None:
+    """Vagrant evaluates every provider block: the docker one must not need Docker (nor its images) elsewhere."""
+    env = _vagrant_env(tmp_path, VAGRANT_DEFAULT_PROVIDER="libvirt", LIBVIRT_DEFAULT_URI="test:///default")
+    env.update(KBS_LAB_DOCKER_MASTER_IMAGE="kbs-lab-test/no-such-image:0", DOCKER_HOST="unix:///nonexistent.sock")
+    result = _validate(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_provider_refuses_a_missing_node_image_before_any_pull(tmp_path: Path) -> None:
+    env = _vagrant_env(tmp_path, KBS_LAB_DOCKER_MASTER_IMAGE="kbs-lab-test/no-such-image:0")
+    result = subprocess.run(
+        [_tool("vagrant"), "up", "--provider=docker"], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "kbs lab (docker provider): no Docker image kbs-lab-test/no-such-image:0 on this machine" in result.stderr
+
+
 def test_vagrantfile_refuses_bad_settings_with_a_message(tmp_path: Path) -> None:
     env = _vagrant_env(tmp_path, LIBVIRT_DEFAULT_URI="test:///default", KBS_LAB_WORKERS="two")
     result = _validate(env)
@@ -115,6 +139,18 @@ def test_only_the_first_master_runs_kbs_init_and_every_node_advertises_its_own_a
     assert [n["env"].get("KBS_LAB_INIT") for n in nodes] == ["1", "0", None]
     assert all(n["env"]["KBS_LAB_ADDRESS"] == n["ip"] for n in nodes)
     assert {n["env"]["KBS_LAB_SHARED_DIR"] for n in nodes} == {"/vagrant/lab/out"}
+
+
+def test_several_masters_share_an_endpoint_name_that_every_node_maps_to_master_1() -> None:
+    one = _plan()["nodes"]
+    assert {n["env"]["KBS_LAB_CONTROL_PLANE_ENDPOINT"] for n in one} == {""}
+    assert {n["env"]["KBS_LAB_API_HOSTS_ENTRY"] for n in one} == {""}
+    nodes = _plan(KBS_LAB_MASTERS="3")["nodes"]
+    assert {n["env"]["KBS_LAB_CONTROL_PLANE_ENDPOINT"] for n in nodes} == {"kbs-lab-api:6443"}
+    assert {n["env"]["KBS_LAB_API_HOSTS_ENTRY"] for n in nodes} == {"192.168.56.10 kbs-lab-api"}
+    theirs = _plan(KBS_LAB_MASTERS="3", KBS_LAB_CONTROL_PLANE_ENDPOINT="lb.example:8443")["nodes"]
+    assert {n["env"]["KBS_LAB_CONTROL_PLANE_ENDPOINT"] for n in theirs} == {"lb.example:8443"}
+    assert {n["env"]["KBS_LAB_API_HOSTS_ENTRY"] for n in theirs} == {""}
 
 
 def test_settings_file_named_by_kbs_lab_settings_overrides_the_defaults(tmp_path: Path) -> None:
