@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docker
 
-from tests.support.lab import REPO, Lab, kbs_joins_control_planes, leftovers, make_lab, sweep
+from tests.support.lab import REPO, Lab, leftovers, make_lab, sweep
 from tests.support.wait import wait_until
 
 MIB = 1024 * 1024
@@ -120,7 +120,7 @@ def run(client: docker.DockerClient, kubectl: str, masters: int, workers: int) -
     return result
 
 
-def markdown(results: list[Result], skipped: list[str]) -> str:
+def markdown(results: list[Result]) -> str:
     out = ["## Lab", ""]
     out.append(
         "`make lab` on this machine: `vagrant up --provider=docker` of the project's Vagrantfile (node containers "
@@ -144,7 +144,6 @@ def markdown(results: list[Result], skipped: list[str]) -> str:
         rss = sum(m["rss"] for m in r.memory.values())
         shmem = sum(m["shmem"] for m in r.memory.values())
         out.append(f"| {r.scenario} | **total** | {rss / MIB:.0f} MiB | {shmem / MIB:.0f} MiB | |")
-    out += [""] + [f"Skipped: {s}." for s in skipped]
     return "\n".join(out)
 
 
@@ -155,14 +154,11 @@ def main() -> None:
     scenarios = args.scenario or ["1+2", "3+2"]
     client = docker.from_env()
     kubectl = kubectl_path()
-    results, skipped = [], []
+    results = []
     for scenario in scenarios:
         masters, workers = (int(n) for n in scenario.split("+"))
-        if masters > 1 and not kbs_joins_control_planes():
-            skipped.append(f"{scenario} (this kbs has no `kbs join --control-plane` yet)")
-            continue
         results.append(run(client, kubectl, masters, workers))
-    print(markdown(results, skipped))
+    print(markdown(results))
 
 
 if __name__ == "__main__":

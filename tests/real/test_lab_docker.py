@@ -4,8 +4,7 @@ The lab is the project's Vagrantfile with a settings file this module writes (KB
 its containers and network are its own), a /24 no Docker network or route of this machine uses, its own out_dir
 under lab/out (git ignores it) and Vagrant state in a temporary directory, so a `make lab` in the same checkout
 is left alone. The default scenario is 1 master and 1 worker; `make lab-test` (KBS_LAB_TEST_HA=1) runs 3 masters
-(master-2 and master-3 join with `kbs join --control-plane`) and 2 workers, and is skipped while the kbs under
-test has no control-plane join.
+(master-2 and master-3 join with `kbs join --control-plane`) and 2 workers.
 
 One lab per module; the last test destroys it and checks that nothing is left on the host: containers, the lab
 network, volumes, the nodes' cgroups, the published files. The fixture destroys it again (and sweeps by name)
@@ -24,7 +23,7 @@ import docker
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.support.lab import Lab, kbs_joins_control_planes, leftovers, make_lab, sweep
+from tests.support.lab import Lab, leftovers, make_lab, sweep
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +40,6 @@ def lab(
 ) -> Iterator[Lab]:
     if shutil.which("vagrant") is None:
         pytest.fail("vagrant is not installed: run tests/tools.sh")
-    if HA and not kbs_joins_control_planes():
-        pytest.skip("kbs has no `kbs join ENDPOINT --control-plane` yet (issue 14): the 3-master lab waits for it")
     base = tmp_path_factory.mktemp("lab-docker")
     made = make_lab(docker_client, base, testbed.bin("kubectl"), masters=MASTERS, workers=WORKERS)
     try:

@@ -11,7 +11,6 @@ import ipaddress
 import json
 import os
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,19 +100,6 @@ def make_lab(
         VAGRANT_NO_COLOR="1",
     )
     return Lab(name=name, masters=masters, workers=workers, env=env, out=REPO / out_dir, kubectl_bin=kubectl)
-
-
-def kbs_joins_control_planes() -> bool:
-    """Whether this checkout's kbs (the source the lab's masters run, mounted at /kbs) has `kbs join ENDPOINT
-    --control-plane` (not only the group of join phases)."""
-    usage = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "join", "--control-plane", "--help"],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    return usage.returncode == 0 and "--certificate-key" in usage.stdout
 
 
 def free_prefix(client: docker.DockerClient) -> str:
