@@ -1,4 +1,4 @@
-"""The read API on port 10250: just enough of the kubelet's server for `kubectl logs` of a mirror pod.
+"""The node API on port 10250: the part of the kubelet's server that users reach through the API server.
 
 TLS with a serving certificate signed by the cluster CA. Clients authenticate with a client certificate signed
 by the CA the API server trusts (the API server's is apiserver-kubelet-client); no certificate is 401, bearer
@@ -7,9 +7,12 @@ tokens are not accepted. Every request is authorized as the kubelet does, with a
 cached 5 minutes when allowed and 30 s when denied. Then:
 
     GET /containerLogs/<ns>/<pod>/<container>   the container's log (follow, previous, tailLines, ...)
+    POST|GET /exec/<ns>/<pod>[/<uid>]/<container>?command=...&input=1&output=1&error=1&tty=1
+    POST|GET /attach/<ns>/<pod>[/<uid>]/<container>?...  upgraded to SPDY/3.1 (streaming.py, spdy.py)
+    POST|GET /portForward/<ns>/<pod>[/<uid>]
     GET /pods                                   the static pods as a PodList
     GET /healthz                                ok
-    anything else                               404 (exec, attach, port-forward, stats, metrics: not served)
+    anything else                               404 (stats, metrics, run, ...: not served)
 
 One thread per connection (ThreadingHTTPServer); the TLS handshake happens on that thread, not the acceptor's.
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bootstrap.errors import APIServerError, KbsError
-from bootstrap.reconciler.apiserver import logs
+from bootstrap.reconciler.apiserver import logs, spdy, streaming
 from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
 from bootstrap.reconciler.httpserve import BackgroundHTTPServer
 from bootstrap.reconciler.logfmt import LOGGER, log
@@ -42,7 +45,9 @@ ALLOWED_TTL = 300.0
 DENIED_TTL = 30.0
 HANDSHAKE_TIMEOUT = 10.0
 _VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-_UNSERVED = ("exec", "attach", "portForward", "run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")
+_UNSERVED = ("run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")
+_STREAMING = ("exec", "attach", "portForward")
+MAX_STREAMING_SESSIONS = 64  # exec/attach/port-forward connections at once; more get 429
 
 
 class Authorizer:
@@ -101,6 +106,8 @@ class ReadAPI(BackgroundHTTPServer):
         runtime: Runtime,
         pod_status: Callable[[str, str], PodStatus | None],
         statuses: Callable[[], list[PodStatus]],
+        streams: streaming.Backend | None = None,
+        max_sessions: int = MAX_STREAMING_SESSIONS,
     ) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -125,6 +132,8 @@ class ReadAPI(BackgroundHTTPServer):
         self.runtime = runtime
         self.pod_status = pod_status
         self.statuses = statuses
+        self.streams = streams
+        self.sessions = threading.BoundedSemaphore(max_sessions)
         super().__init__(server, "read-api")
 
 
@@ -153,6 +162,7 @@ class _TLSServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "kbs-reconciler"
+    rbufsize = 0  # unbuffered: after an upgrade, the bytes that follow the request belong to SPDY
 
     @property
     def app(self) -> ReadAPI:
@@ -210,8 +220,10 @@ class _Handler(BaseHTTPRequestHandler):
             shown = subresources[0]
             self._text(403, f"Forbidden (user={user}, verb={verb}, resource=nodes, subresource(s)=[{shown}])\n")
             return
-        if head in _UNSERVED:
-            served = "containerLogs, pods and healthz"
+        if head in _STREAMING and len(parts) >= 3:
+            self._stream(head, parts[1:], urllib.parse.parse_qs(url.query))
+        elif head in _UNSERVED:
+            served = "containerLogs, exec, attach, portForward, pods and healthz"
             self._text(404, f"/{head} is not served by this node: kbs's reconciler serves {served} only\n")
         elif self.command not in ("GET", "HEAD"):
             self._text(405, f"{self.command} is not served by this node: its read API serves GET only\n")
@@ -262,6 +274,87 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the client went away (kubectl logs -f interrupted)
         except KbsError as exc:
             log(_log, logging.WARNING, "Log stream ended early", pod=f"{namespace}/{pod}", error=exc.message)
+
+    def _stream(self, head: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        app = self.app
+        if app.streams is None:
+            self._text(404, f"/{head} is not served by this node: its container runtime has no streaming\n")
+            return
+        if not app.sessions.acquire(blocking=False):
+            self._text(
+                429,
+                f"too many exec, attach and port-forward sessions on this node (at most {MAX_STREAMING_SESSIONS})\n",
+            )
+            return
+        try:
+            self._upgrade(app.streams, head, parts, query)
+        finally:
+            app.sessions.release()
+            self.close_connection = True
+
+    def _upgrade(self, backend: streaming.Backend, head: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        namespace, pod = parts[0], parts[1]
+        session: streaming.RemoteCommand | streaming.PortForward
+        try:
+            if "spdy/3.1" not in self.headers.get("Upgrade", "").lower():
+                raise streaming.StreamRequestError(
+                    400, "unable to upgrade: missing upgrade headers in request (Upgrade: SPDY/3.1 is required)"
+                )
+            status = self.app.pod_status(namespace, pod)
+            if status is None:
+                raise streaming.StreamRequestError(
+                    404, f'pod "{pod}" in namespace "{namespace}" does not exist on this node'
+                )
+            offered = self.headers.get_all("X-Stream-Protocol-Version") or []
+            if head == "portForward":
+                protocol = streaming.negotiate(offered, streaming.PORTFORWARD_PROTOCOLS)
+                sandbox = self._sandbox(status)
+                session = streaming.PortForward(lambda port: backend.dial(sandbox, port))
+            else:
+                if len(parts) not in (3, 4):
+                    raise streaming.StreamRequestError(404, "404 page not found")
+                container = parts[-1]
+                options = streaming.Options.from_query(query)
+                protocol = streaming.negotiate(offered, streaming.EXEC_PROTOCOLS)
+                record = logs.pick(self.app.runtime.list(), status, pod, namespace, container, previous=False)
+                if not record.running:
+                    raise streaming.StreamRequestError(400, f'container "{container}" in pod "{pod}" is not running')
+                command = query.get("command") or []
+                if head == "exec":
+                    if not command:
+                        raise streaming.StreamRequestError(400, "you must specify a command (command=...)")
+                    session = streaming.RemoteCommand(
+                        options, protocol, lambda: backend.exec(record.id, command, options), command
+                    )
+                else:
+                    session = streaming.RemoteCommand(options, protocol, lambda: backend.attach(record.id, options))
+        except (streaming.StreamRequestError, logs.LogRequestError) as exc:
+            self._text(exc.code, exc.message + "\n")
+            return
+        except KbsError as exc:
+            self._text(500, f"cannot {head} in pod {pod}: {exc.message}\n")
+            return
+        self.wfile.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+            + f"X-Stream-Protocol-Version: {protocol}\r\n\r\n".encode()
+        )
+        conn = spdy.Connection(self.connection, session.on_stream)
+        worker = None
+        if isinstance(session, streaming.RemoteCommand):
+            worker = threading.Thread(target=session.run, args=(conn,), name=f"{head}-session", daemon=True)
+            worker.start()
+        try:
+            conn.run()  # until the client or the session closes the connection
+        finally:
+            session.abort()
+            if worker is not None:
+                worker.join(10)
+
+    def _sandbox(self, status: PodStatus) -> str:
+        for record in self.app.runtime.list():
+            if record.is_sandbox and record.pod_uid == status.uid and record.running:
+                return record.id
+        raise streaming.StreamRequestError(400, f"pod {status.name} has no running sandbox to forward ports into")
 
     def _text(self, code: int, body: str) -> None:
         raw = body.encode()

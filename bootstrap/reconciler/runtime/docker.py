@@ -97,6 +97,10 @@ class DockerRuntime:
 
     # --- plumbing -------------------------------------------------------------------------------------------
     @property
+    def base_url(self) -> str | None:
+        return self._base_url
+
+    @property
     def where(self) -> str:
         return self._base_url or "the default socket ($DOCKER_HOST or unix:///var/run/docker.sock)"
 

@@ -1,0 +1,282 @@
+"""The node API on a kbs node (issue 17): kubectl exec, cp, attach and port-forward to static pods, through the
+real API server, served by kbs's reconciler on its port-10250 API (SPDY/3.1 from the API server).
+
+One control plane for the module (tests/support/mirror_plane.py: test bed binaries and images, kbs certs +
+render in a sandbox, the reconciler in this process). The extra static pod `na-shell` runs agnhost (which has
+sh and tar) serving HTTP on a port inside its own network namespace. Everything is asserted through kubectl.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import pty
+import socket
+import struct
+import subprocess
+import tempfile
+import termios
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.real.conftest import TestBed
+from tests.support.mirror_plane import Plane, control_plane
+from tests.support.wait import wait_until
+
+NODE = "kbs-nodeapi-e2e"
+READ_PORT = 22250
+WEB_PORT = 18091
+FILES_PORT = 18092
+BIG = 50 * 1024 * 1024
+
+
+def shell_manifest(agnhost: str) -> str:
+    return f"""\
+apiVersion: v1
+kind: Pod
+metadata: {{name: na-shell, namespace: default}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: web
+    image: {agnhost}
+    args: [netexec, --http-port={WEB_PORT}]
+  - name: files
+    image: {agnhost}
+    args: [test-webserver, --port={FILES_PORT}]
+  - name: ticker
+    image: {agnhost}
+    command: [sh, -c, 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done']
+"""
+
+
+@pytest.fixture(scope="module")
+def plane(testbed: TestBed, control_plane_lock: None) -> Iterator[Plane]:
+    extra = {"na-shell": shell_manifest(testbed.images["agnhost"])}
+    with control_plane(testbed, node=NODE, port=READ_PORT, extra=extra) as p:
+        pod = f"na-shell-{NODE}"
+
+        def running() -> bool:
+            out = p.kubectl("get", "pod", "-n", "default", pod, "-o", "json", check=False)
+            if not out.lstrip().startswith("{"):
+                return False
+            statuses = json.loads(out).get("status", {}).get("containerStatuses") or []
+            return len(statuses) == 3 and all("running" in s["state"] for s in statuses)
+
+        wait_until("na-shell running in its mirror", lambda: running() or None, timeout=180)
+        yield p
+
+
+def _kubectl_command(plane: Plane, conf: str = "admin.conf") -> list[str]:
+    return [plane.testbed.bin("kubectl"), "--kubeconfig", str(plane.kubernetes_dir / conf)]
+
+
+def _kubectl(
+    plane: Plane, *args: str, input: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    command = [*_kubectl_command(plane), *args]
+    return subprocess.run(command, input=input, capture_output=True, timeout=timeout, check=False)
+
+
+POD = f"na-shell-{NODE}"
+
+
+def test_exec_prints_stdout_and_stderr_and_returns_success(plane: Plane) -> None:
+    result = _kubectl(plane, "exec", "-n", "default", POD, "-c", "web", "--", "sh", "-c", "echo out; echo err >&2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"out\n"
+    assert b"err\n" in result.stderr
+
+
+def test_exec_returns_the_commands_exit_code(plane: Plane) -> None:
+    result = _kubectl(plane, "exec", "-n", "default", POD, "-c", "web", "--", "sh", "-c", "exit 3")
+    assert result.returncode == 3, result.stderr
+    assert b"command terminated with exit code 3" in result.stderr
+
+
+def test_exec_with_piped_stdin(plane: Plane) -> None:
+    data = os.urandom(300_000)
+    result = _kubectl(plane, "exec", "-i", "-n", "default", POD, "-c", "web", "--", "sha256sum", input=data)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+
+
+def test_exec_with_a_tty_gets_a_terminal_of_the_clients_size(plane: Plane) -> None:
+    # kubectl -it on a real terminal (a pty made here, 33 rows x 111 columns): the command runs on a TTY in the
+    # container, and the first resize kubectl sends reaches it.
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    command = [
+        *_kubectl_command(plane),
+        "exec",
+        "-it",
+        "-n",
+        "default",
+        POD,
+        "-c",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1; tty; stty size; exit 4",
+    ]
+    proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    output = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: kubectl exited and closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert proc.wait(timeout=60) == 4, output
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert b"/dev/pts/" in output, output
+    assert b"33 111" in output, output
+
+
+def test_exec_in_a_container_that_does_not_exist_is_refused(plane: Plane) -> None:
+    result = _kubectl(plane, "exec", "-n", "default", POD, "-c", "nope", "--", "true")
+    assert result.returncode != 0
+    assert b"nope" in result.stderr
+
+
+def test_etcdctl_member_list_in_the_etcd_pod(plane: Plane) -> None:
+    pki = plane.kubernetes_dir / "pki" / "etcd"  # the sandbox's; mounted at the same path in the etcd pod
+    result = _kubectl(
+        plane,
+        "exec",
+        "-n",
+        "kube-system",
+        f"etcd-{NODE}",
+        "--",
+        "etcdctl",
+        "--endpoints=https://127.0.0.1:2379",
+        f"--cacert={pki}/ca.crt",
+        f"--cert={pki}/healthcheck-client.crt",
+        f"--key={pki}/healthcheck-client.key",
+        "member",
+        "list",
+    )
+    assert result.returncode == 0, result.stderr
+    assert NODE.encode() in result.stdout, result.stdout
+
+
+def test_kubectl_cp_both_ways(plane: Plane) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "up.bin")
+        source.write_bytes(os.urandom(2_000_000))
+        up = _kubectl(plane, "cp", "-c", "web", str(source), f"default/{POD}:/tmp/up.bin")
+        assert up.returncode == 0, up.stderr
+        back = Path(tmp, "back.bin")
+        down = _kubectl(plane, "cp", "-c", "web", f"default/{POD}:/tmp/up.bin", str(back))
+        assert down.returncode == 0, down.stderr
+        assert back.read_bytes() == source.read_bytes()
+
+
+def test_attach_shows_the_containers_output(plane: Plane) -> None:
+    command = [
+        *_kubectl_command(plane),
+        "attach",
+        "-n",
+        "default",
+        POD,
+        "-c",
+        "ticker",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert all(line.startswith(b"tick ") for line in lines), lines
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_forward(plane: Plane, *ports: int) -> tuple[subprocess.Popen[bytes], list[int]]:
+    locals_ = [_free_port() for _ in ports]
+    command = [
+        *_kubectl_command(plane),
+        "port-forward",
+        "-n",
+        "default",
+        f"pod/{POD}",
+        *(f"{local}:{port}" for local, port in zip(locals_, ports, strict=True)),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert b"Forwarding from" in line, line + (proc.stderr.read() if proc.stderr else b"")
+    return proc, locals_
+
+
+def test_port_forward_carries_http_and_50_mib_both_ways(plane: Plane) -> None:
+    proc, (web, files) = _port_forward(plane, WEB_PORT, FILES_PORT)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/echo?msg=through-the-tunnel", timeout=30) as response:
+            assert response.read() == b"through-the-tunnel"
+        # 50 MiB up: a multipart upload that netexec stores in a file of the pod
+        payload = os.urandom(BIG)
+        boundary = "kbsboundary"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + payload
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{web}/upload",
+            data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        with urllib.request.urlopen(request, timeout=180) as response:
+            path = json.loads(response.read())["output"]
+        got = _kubectl(plane, "exec", "-n", "default", POD, "-c", "web", "--", "sha256sum", path)
+        assert got.stdout.split()[0].decode() == hashlib.sha256(payload).hexdigest(), got
+        # 50 MiB down: a file of the files container, served by agnhost test-webserver
+        made = _kubectl(
+            plane,
+            "exec",
+            "-n",
+            "default",
+            POD,
+            "-c",
+            "files",
+            "--",
+            "sh",
+            "-c",
+            f"head -c {BIG} /dev/urandom > /big.bin && sha256sum /big.bin",
+        )
+        assert made.returncode == 0, made.stderr
+        digest = hashlib.sha256()
+        size = 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{files}/big.bin", timeout=180) as response:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        assert size == BIG
+        assert digest.hexdigest() == made.stdout.split()[0].decode()
+    finally:
+        proc.kill()
+        proc.wait()
