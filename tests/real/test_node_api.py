@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import http.client
 import json
 import os
 import pty
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
 import termios
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -280,3 +283,176 @@ def test_port_forward_carries_http_and_50_mib_both_ways(plane: Plane) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+# --- authentication and authorization on the node's port, like the kubelet's -------------------------------------
+
+
+def _node_get(plane: Plane, path: str, *, cert: tuple[Path, Path] | None = None, token: str | None = None) -> int:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the API server does not verify the node's certificate either
+    if cert is not None:
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+    conn = http.client.HTTPSConnection("127.0.0.1", READ_PORT, context=context, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def _client_cert(tmp: Path, ca_dir: Path, user: str) -> tuple[Path, Path]:
+    key, csr, crt = tmp / f"{user}.key", tmp / f"{user}.csr", tmp / f"{user}.crt"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+            "-subj",
+            f"/CN={user}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_dir / "ca.crt"),
+            "-CAkey",
+            str(ca_dir / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            str(crt),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return crt, key
+
+
+def test_node_api_refuses_anonymous_other_cas_and_users_without_nodes_proxy(plane: Plane, tmp_path: Path) -> None:
+    pki = plane.kubernetes_dir / "pki"
+    apiserver_client = (pki / "apiserver-kubelet-client.crt", pki / "apiserver-kubelet-client.key")
+    assert _node_get(plane, "/pods", cert=apiserver_client) == 200
+    assert _node_get(plane, "/pods") == 401  # anonymous
+    nobody = _client_cert(tmp_path, pki, "kbs-e2e-nobody")  # the cluster's CA, but no RBAC permission
+    assert _node_get(plane, f"/exec/default/{POD}/web?command=true&output=1", cert=nobody) == 403
+    assert _node_get(plane, "/pods", cert=nobody) == 403
+    other_ca = tmp_path / "other"
+    other_ca.mkdir()
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(other_ca / "ca.key"),
+            "-out",
+            str(other_ca / "ca.crt"),
+            "-subj",
+            "/CN=other-ca",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    stranger = _client_cert(tmp_path, other_ca, "kube-apiserver-kubelet-client")  # the right name, wrong CA
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _node_get(plane, "/pods", cert=stranger)
+
+
+def test_node_api_accepts_service_account_tokens_through_token_review(plane: Plane) -> None:
+    for name in ("kbs-e2e-reader", "kbs-e2e-nothing"):
+        plane.kubectl("create", "serviceaccount", "-n", "default", name)
+    plane.kubectl(
+        "create",
+        "clusterrolebinding",
+        "kbs-e2e-reader",
+        "--clusterrole=system:kubelet-api-admin",
+        "--serviceaccount=default:kbs-e2e-reader",
+    )
+    try:
+        reader = plane.kubectl("create", "token", "-n", "default", "kbs-e2e-reader").strip()
+        nothing = plane.kubectl("create", "token", "-n", "default", "kbs-e2e-nothing").strip()
+        assert _node_get(plane, "/pods", token=reader) == 200
+        assert _node_get(plane, "/pods", token=nothing) == 403
+        forged = reader[: reader.rindex(".") + 1] + "AAAA"  # a signature of no cluster
+        assert _node_get(plane, "/pods", token=forged) == 401
+    finally:
+        plane.kubectl("delete", "clusterrolebinding", "kbs-e2e-reader", check=False)
+        for name in ("kbs-e2e-reader", "kbs-e2e-nothing"):
+            plane.kubectl("delete", "serviceaccount", "-n", "default", name, check=False)
+
+
+def test_kubectl_exec_of_a_user_without_rbac_permission_is_forbidden(plane: Plane) -> None:
+    result = _kubectl(plane, "--as=kbs-e2e-nobody", "exec", "-n", "default", POD, "-c", "web", "--", "true")
+    assert result.returncode != 0 and b"forbidden" in result.stderr.lower(), result.stderr
+
+
+# --- resources: streams and threads end with their client -------------------------------------------------------
+
+
+def _streaming_threads() -> int:
+    names = ("exec-", "attach-", "port-forward", "process_request_thread")
+    return sum(1 for t in threading.enumerate() if any(n in t.name for n in names))
+
+
+def _sleepers(plane: Plane, marker: str) -> int:
+    container = plane.containers("na-shell", "web")[0]
+    return sum(1 for p in container.top()["Processes"] if marker in " ".join(p))
+
+
+def test_twenty_parallel_execs_cut_in_the_middle_leave_nothing_behind(plane: Plane) -> None:
+    marker = "1234567"
+    baseline = _streaming_threads()
+    command = [*_kubectl_command(plane), "exec", "-i", "-n", "default", POD, "-c", "web", "--", "sleep", marker]
+    procs = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(20)
+    ]
+    try:
+        wait_until("20 execs running", lambda: _sleepers(plane, marker) == 20 or None, timeout=120)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    wait_until("every exec'd process gone", lambda: _sleepers(plane, marker) == 0 or None, timeout=60)
+    wait_until("every streaming thread gone", lambda: _streaming_threads() <= baseline or None, timeout=60)
+
+
+def test_an_interrupted_logs_follow_frees_its_thread_at_once(plane: Plane) -> None:
+    baseline = _streaming_threads()
+    command = [*_kubectl_command(plane), "logs", "-f", "-n", "default", POD, "-c", "web"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        wait_until("the follow request served", lambda: _streaming_threads() > baseline or None, timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    # the web container prints nothing more: before the fix its thread waited for a next line
+    wait_until("the log thread gone", lambda: _streaming_threads() <= baseline or None, timeout=30)

@@ -20,8 +20,10 @@ One thread per connection (ThreadingHTTPServer); the TLS handshake happens on th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -47,6 +49,9 @@ HANDSHAKE_TIMEOUT = 10.0
 _VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 _UNSERVED = ("run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")
 _STREAMING = ("exec", "attach", "portForward")
+_FINE_GRAINED = (("/pods", "pods"), ("/healthz", "healthz"), ("/configz", "configz"), ("/runningpods", "pods"))
+_COARSE = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"), ("/checkpoint", "checkpoint"))
+TOKEN_TTL = 120.0
 MAX_STREAMING_SESSIONS = 64  # exec/attach/port-forward connections at once; more get 429
 
 
@@ -54,7 +59,7 @@ class Authorizer:
     """SubjectAccessReviews for `nodes/<subresource>` of one node, with the kubelet's cache lifetimes."""
 
     def __init__(self, api: NodeAPI, node_name: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self._api = api
+        self.api = api
         self._node = node_name
         self._clock = clock
         self._cache: dict[tuple[str, tuple[str, ...], str, str], tuple[bool, float, str]] = {}
@@ -83,12 +88,54 @@ class Authorizer:
                 },
             },
         }
-        status = self._api.subject_access_review(review).get("status") or {}
+        status = self.api.subject_access_review(review).get("status") or {}
         allowed = bool(status.get("allowed"))
         reason = str(status.get("reason") or "")
         with self._lock:
             self._cache[key] = (allowed, now + (ALLOWED_TTL if allowed else DENIED_TTL), reason)
         return allowed, reason
+
+
+def subresources_for(path: str) -> tuple[str, ...]:
+    """The kubelet's mapping of a request path to the `nodes/<subresource>` reviews, any of which allows it:
+    fine-grained first (pods, healthz, configz), then stats, metrics, log (for /logs), checkpoint or proxy."""
+
+    def under(prefix: str) -> bool:
+        return path == prefix or path.startswith(prefix + "/")
+
+    fine = next((sub for prefix, sub in _FINE_GRAINED if under(prefix)), None)
+    coarse = next((sub for prefix, sub in _COARSE if under(prefix)), "proxy")
+    return (fine, coarse) if fine else (coarse,)
+
+
+class Authenticator:
+    """Bearer tokens through TokenReview (metrics-server, service accounts), cached like the kubelet's webhook:
+    2 minutes; tokens the API server rejects are not cached."""
+
+    def __init__(self, api: NodeAPI, clock: Callable[[], float] = time.monotonic) -> None:
+        self._api = api
+        self._clock = clock
+        self._cache: dict[str, tuple[tuple[str, tuple[str, ...]], float]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str) -> tuple[str, tuple[str, ...]] | None:
+        key = hashlib.sha256(token.encode()).hexdigest()  # the token itself is never kept
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        status = self._api.token_review(review).get("status") or {}
+        user = status.get("user") or {}
+        if not status.get("authenticated") or not user.get("username"):
+            return None
+        identity = (str(user["username"]), tuple(str(g) for g in user.get("groups") or ()))
+        with self._lock:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = (identity, now + TOKEN_TTL)
+        return identity
 
 
 class ReadAPI(BackgroundHTTPServer):
@@ -104,6 +151,7 @@ class ReadAPI(BackgroundHTTPServer):
         client_ca: bytes,
         authorizer: Authorizer,
         runtime: Runtime,
+        authenticator: Authenticator | None = None,
         pod_status: Callable[[str, str], PodStatus | None],
         statuses: Callable[[], list[PodStatus]],
         streams: streaming.Backend | None = None,
@@ -129,6 +177,7 @@ class ReadAPI(BackgroundHTTPServer):
             ) from exc
         server.app = self  # type: ignore[attr-defined]
         self.authorizer = authorizer
+        self.authenticator = authenticator or Authenticator(authorizer.api)
         self.runtime = runtime
         self.pod_status = pod_status
         self.statuses = statuses
@@ -160,6 +209,21 @@ class _TLSServer(ThreadingHTTPServer):
                 tls.close()
 
 
+def _close_when_gone(sock: socket.socket, done: threading.Event, closer: Callable[[], None] | None) -> None:
+    """While a followed log is streamed the client sends nothing: the socket turning readable means it has gone
+    (FIN or TLS close). Then end the runtime's log read, which frees the handler thread at once."""
+    while not done.is_set():
+        try:
+            readable, _, _ = select.select([sock], [], [], 1.0)
+        except (OSError, ValueError):
+            readable = [sock]
+        if readable and not done.is_set():
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    closer()
+            return
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "kbs-reconciler"
     rbufsize = 0  # unbuffered: after an upgrade, the bytes that follow the request belong to SPDY
@@ -187,29 +251,39 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _identity(self) -> tuple[str, tuple[str, ...]] | None:
+        """Who is asking: a client certificate of the cluster CA, else a bearer token the API server vouches for."""
         cert = self.connection.getpeercert()
-        if not cert:
-            return None
-        user, groups = "", []
-        for rdn in cert.get("subject", ()):
-            for name, value in rdn:
-                if name == "commonName":
-                    user = value
-                elif name == "organizationName":
-                    groups.append(value)
-        return (user, (*groups, "system:authenticated")) if user else None
+        if cert:
+            user, groups = "", []
+            for rdn in cert.get("subject", ()):
+                for name, value in rdn:
+                    if name == "commonName":
+                        user = value
+                    elif name == "organizationName":
+                        groups.append(value)
+            return (user, (*groups, "system:authenticated")) if user else None
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return self.app.authenticator.authenticate(token.strip())
+        return None
 
     def _handle(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         parts = [urllib.parse.unquote(p) for p in url.path.split("/") if p]
-        identity = self._identity()
+        try:
+            identity = self._identity()
+        except APIServerError as exc:
+            self._text(503 if unreachable(exc) else 500, f"Authentication error: {exc.message}\n")
+            return
         if identity is None:
-            self._text(401, "Unauthorized: a client certificate signed by the cluster CA is required\n")
+            self._text(
+                401, "Unauthorized: a client certificate signed by the cluster CA or a valid bearer token is required\n"
+            )
             return
         user, groups = identity
         verb = _VERBS.get(self.command, "get")
         head = parts[0] if parts else ""
-        subresources = {"pods": ("pods", "proxy"), "healthz": ("healthz", "proxy")}.get(head, ("proxy",))
+        subresources = subresources_for(url.path)
         try:
             allowed = any(self.app.authorizer.allowed(user, groups, verb, s)[0] for s in subresources)
         except APIServerError as exc:
@@ -264,6 +338,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        done = threading.Event()
+        if options.follow:  # a quiet container would keep this thread until its next line: watch the client
+            closer = getattr(chunks, "close", None)
+            threading.Thread(target=_close_when_gone, args=(self.connection, done, closer), daemon=True).start()
         try:
             self.wfile.write(first)
             self.wfile.flush()
@@ -274,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the client went away (kubectl logs -f interrupted)
         except KbsError as exc:
             log(_log, logging.WARNING, "Log stream ended early", pod=f"{namespace}/{pod}", error=exc.message)
+        finally:
+            done.set()
 
     def _stream(self, head: str, parts: list[str], query: dict[str, list[str]]) -> None:
         app = self.app
