@@ -456,3 +456,23 @@ def test_an_interrupted_logs_follow_frees_its_thread_at_once(plane: Plane) -> No
         proc.wait()
     # the web container prints nothing more: before the fix its thread waited for a next line
     wait_until("the log thread gone", lambda: _streaming_threads() <= baseline or None, timeout=30)
+
+
+# --- resource usage, as metrics-server reads it ----------------------------------------------------------------
+
+
+def test_stats_summary_and_metrics_resource_through_the_api_servers_node_proxy(plane: Plane) -> None:
+    base = f"/api/v1/nodes/{NODE}/proxy"
+    summary = json.loads(plane.kubectl("get", "--raw", f"{base}/stats/summary"))
+    assert summary["node"]["nodeName"] == NODE
+    assert summary["node"]["memory"]["workingSetBytes"] > 0 and summary["node"]["cpu"]["usageCoreNanoSeconds"] > 0
+    pods = {p["podRef"]["name"]: p for p in summary["pods"]}
+    assert {f"etcd-{NODE}", f"kube-apiserver-{NODE}", POD} <= set(pods)
+    etcd = pods[f"etcd-{NODE}"]["containers"][0]
+    assert etcd["name"] == "etcd" and etcd["memory"]["workingSetBytes"] > 1_000_000
+    assert etcd["cpu"]["usageCoreNanoSeconds"] > 0
+    metrics = plane.kubectl("get", "--raw", f"{base}/metrics/resource")
+    labels = f'{{container="kube-apiserver",namespace="kube-system",pod="kube-apiserver-{NODE}"}}'
+    assert f"container_cpu_usage_seconds_total{labels} " in metrics
+    assert f"container_memory_working_set_bytes{labels} " in metrics
+    assert "node_cpu_usage_seconds_total " in metrics and "node_memory_working_set_bytes " in metrics

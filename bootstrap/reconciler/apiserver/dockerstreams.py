@@ -79,6 +79,10 @@ class DockerStreams:
             raise OSError(f"the pod's sandbox {sandbox_id[:12]} is not running")
         return connect_in_netns(pid, port)
 
+    def stats(self, container_id: str) -> dict[str, Any]:
+        """One sample of the container's CPU and memory, without waiting for a second one."""
+        return dict(self.api.stats(container_id, stream=False, one_shot=True))
+
     def _hijack(self, path: str, body: bytes) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

@@ -310,6 +310,7 @@ class Publisher:
             pod_status=self.desired.lookup,
             statuses=self.desired.all,
             streams=streams_backend(self.host.runtime),
+            node_name=self.node_name,
         )
 
 

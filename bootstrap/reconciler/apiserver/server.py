@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bootstrap.errors import APIServerError, KbsError
-from bootstrap.reconciler.apiserver import logs, spdy, streaming
+from bootstrap.reconciler.apiserver import logs, spdy, stats, streaming
 from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
 from bootstrap.reconciler.httpserve import BackgroundHTTPServer
 from bootstrap.reconciler.logfmt import LOGGER, log
@@ -47,7 +47,8 @@ ALLOWED_TTL = 300.0
 DENIED_TTL = 30.0
 HANDSHAKE_TIMEOUT = 10.0
 _VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-_UNSERVED = ("run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")
+_UNSERVED = ("run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")  # but for the paths below
+_STATS_PATHS = ("/stats/summary", "/metrics/resource")
 _STREAMING = ("exec", "attach", "portForward")
 _FINE_GRAINED = (("/pods", "pods"), ("/healthz", "healthz"), ("/configz", "configz"), ("/runningpods", "pods"))
 _COARSE = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"), ("/checkpoint", "checkpoint"))
@@ -60,7 +61,7 @@ class Authorizer:
 
     def __init__(self, api: NodeAPI, node_name: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.api = api
-        self._node = node_name
+        self.node_name = self._node = node_name
         self._clock = clock
         self._cache: dict[tuple[str, tuple[str, ...], str, str], tuple[bool, float, str]] = {}
         self._lock = threading.Lock()
@@ -152,6 +153,7 @@ class ReadAPI(BackgroundHTTPServer):
         authorizer: Authorizer,
         runtime: Runtime,
         authenticator: Authenticator | None = None,
+        node_name: str = "",
         pod_status: Callable[[str, str], PodStatus | None],
         statuses: Callable[[], list[PodStatus]],
         streams: streaming.Backend | None = None,
@@ -182,6 +184,8 @@ class ReadAPI(BackgroundHTTPServer):
         self.pod_status = pod_status
         self.statuses = statuses
         self.streams = streams
+        self.node_name = node_name or authorizer.node_name
+        self.rates = stats.Rates()
         self.sessions = threading.BoundedSemaphore(max_sessions)
         super().__init__(server, "read-api")
 
@@ -294,10 +298,12 @@ class _Handler(BaseHTTPRequestHandler):
             shown = subresources[0]
             self._text(403, f"Forbidden (user={user}, verb={verb}, resource=nodes, subresource(s)=[{shown}])\n")
             return
-        if head in _STREAMING and len(parts) >= 3:
+        if url.path.rstrip("/") in _STATS_PATHS and self.app.streams is not None:
+            self._stats(url.path.rstrip("/"))
+        elif head in _STREAMING and len(parts) >= 3:
             self._stream(head, parts[1:], urllib.parse.parse_qs(url.query))
         elif head in _UNSERVED:
-            served = "containerLogs, exec, attach, portForward, pods and healthz"
+            served = "containerLogs, exec, attach, portForward, stats/summary, metrics/resource, pods and healthz"
             self._text(404, f"/{head} is not served by this node: kbs's reconciler serves {served} only\n")
         elif self.command not in ("GET", "HEAD"):
             self._text(405, f"{self.command} is not served by this node: its read API serves GET only\n")
@@ -354,6 +360,33 @@ class _Handler(BaseHTTPRequestHandler):
             log(_log, logging.WARNING, "Log stream ended early", pod=f"{namespace}/{pod}", error=exc.message)
         finally:
             done.set()
+
+    def _stats(self, path: str) -> None:
+        app = self.app
+        assert app.streams is not None
+        pods: dict[tuple[str, str, str], list[stats.ContainerStats]] = {}
+        failed = False
+        records = [r for r in app.runtime.list() if r.running and not r.is_sandbox and r.pod_name]
+        for record in records:
+            try:
+                sample = stats.container_sample(app.streams.stats(record.id))
+            except Exception:  # a container that just went away: left out, as the kubelet does
+                failed = True
+                continue
+            key = (record.pod_namespace, record.pod_name, record.pod_uid)
+            pods.setdefault(key, []).append(stats.ContainerStats(record, sample))
+        app.rates.forget_except(r.id for r in records)
+        node = stats.node_sample()
+        if path == "/stats/summary":
+            self._json(200, stats.summary(app.node_name, node, stats.boot_time(), pods, app.rates))
+        else:
+            raw = stats.resource_metrics(node, pods, failed).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(raw)
 
     def _stream(self, head: str, parts: list[str], query: dict[str, list[str]]) -> None:
         app = self.app

@@ -24,7 +24,7 @@ import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bootstrap.reconciler.apiserver import spdy
 from bootstrap.reconciler.apiserver.logs import LogRequestError as StreamRequestError
@@ -87,6 +87,9 @@ class Backend(Protocol):
     def attach(self, container_id: str, options: Options) -> Process: ...
 
     def dial(self, sandbox_id: str, port: int) -> socket.socket: ...
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        """The engine's stats of one container (Docker's JSON: cpu_stats, memory_stats, read)."""
 
 
 def status_success() -> dict[str, object]:
