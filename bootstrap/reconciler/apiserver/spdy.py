@@ -411,7 +411,7 @@ class Connection:
                     pending = self._write_some(pending)
                 if self.sock in ready_r and not self._read_some():
                     return
-        except (OSError, ProtocolError):
+        except (OSError, ValueError, ProtocolError):  # ValueError: the socket was closed under us
             return
         finally:
             self._shutdown()
