@@ -89,7 +89,7 @@ def main() -> None:
         made.wait_nodes_ready(["cp-1", "worker-1"])
         made.control_plane.exec("sh", "-c", "cat > /etc/kubernetes/manifests/bench-kbs.yaml", stdin=STATIC.encode())
         overrides = json.dumps({"spec": {"nodeName": "worker-1"}})
-        made.kubectl("run", "bench-kubelet", f"--image={AGNHOST}", f"--overrides={overrides}", "--",
+        made.kubectl("run", "bench-kubelet", f"--image={AGNHOST}", f"--overrides={overrides}", "--command", "--",
                      "/agnhost", "test-webserver", f"--port={PORT}")  # fmt: skip
         wait_until("both pods running", lambda: running(made, "bench-kbs-cp-1") and running(made, "bench-kubelet"),
                    timeout=300)  # fmt: skip
@@ -103,6 +103,9 @@ def main() -> None:
             p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
             mib = max(result["bytes_per_s"]) / 2**20
             rows.append((label, statistics.median(ms), p95, mib))
+            print(
+                f"{label}: exec ms {[round(t) for t in ms]}, MiB/s {[round(b / 2**20) for b in result['bytes_per_s']]}"
+            )
         print(f"kubectl exec -- true ({args.execs} each) and port-forward of 50 MiB, kubectl {ADMIN_CONF} in cp-1")
         print("| node | exec p50 (ms) | exec p95 (ms) | port-forward (MiB/s, best of 3) |")
         print("|---|---|---|---|")

@@ -132,13 +132,17 @@ class _Exec:
         return dict(self.api.exec_inspect(self.exec_id))
 
     def exit_code(self) -> int | None:
-        # The output can end a moment before the engine records the exit: ask until it has.
-        for _ in range(100):
+        # The output can end a moment before the engine records the exit: ask until it has, soon at first (this
+        # wait is part of every `kubectl exec`'s round trip), then less often; 5 s at most.
+        delay, waited = 0.001, 0.0
+        while waited < 5.0:
             info = self._inspect()
             if not info.get("Running"):
                 code = info.get("ExitCode")
                 return int(code) if code is not None else None
-            threading.Event().wait(0.05)
+            threading.Event().wait(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
         return None
 
     def kill(self) -> None:
