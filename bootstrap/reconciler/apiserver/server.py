@@ -1,10 +1,10 @@
 """The node API on port 10250: the part of the kubelet's server that users reach through the API server.
 
 TLS with a serving certificate signed by the cluster CA. Clients authenticate with a client certificate signed
-by the CA the API server trusts (the API server's is apiserver-kubelet-client); no certificate is 401, bearer
-tokens are not accepted. Every request is authorized as the kubelet does, with a SubjectAccessReview for
-`nodes/<subresource>` of this node (`proxy` for logs; `pods` and `healthz` with `proxy` as fallback), answers
-cached 5 minutes when allowed and 30 s when denied. Then:
+by the CA the API server trusts (the API server's is apiserver-kubelet-client) or a bearer token the API server
+vouches for (TokenReview, cached 2 minutes); anonymous is 401. Every request is authorized as the kubelet does,
+with a SubjectAccessReview for `nodes/<subresource>` of this node (the kubelet's mapping: `subresources_for`),
+answers cached 5 minutes when allowed and 30 s when denied. Then:
 
     GET /containerLogs/<ns>/<pod>/<container>   the container's log (follow, previous, tailLines, ...)
     POST|GET /exec/<ns>/<pod>[/<uid>]/<container>?command=...&input=1&output=1&error=1&tty=1
@@ -12,7 +12,8 @@ cached 5 minutes when allowed and 30 s when denied. Then:
     POST|GET /portForward/<ns>/<pod>[/<uid>]
     GET /pods                                   the static pods as a PodList
     GET /healthz                                ok
-    anything else                               404 (stats, metrics, run, ...: not served)
+    GET /stats/summary, /metrics/resource       the node's and pods' CPU and memory (stats.py), for metrics-server
+    anything else                               404 (/metrics, /run, /checkpoint, ...: not served)
 
 One thread per connection (ThreadingHTTPServer); the TLS handshake happens on that thread, not the acceptor's.
 """
