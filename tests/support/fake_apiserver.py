@@ -54,6 +54,7 @@ class FakeAPIServer:
         self.down = False
         self.admission: Callable[[Obj], str | None] = lambda pod: None
         self.sar: Callable[[Obj], bool] = lambda review: True
+        self.tokens: dict[str, Obj] = {}  # bearer token -> TokenReview status.user
         self.nodes: dict[str, Obj] = {}
         self.leases: dict[tuple[str, str], Obj] = {}
         self.pods: dict[tuple[str, str], Obj] = {}
@@ -282,6 +283,12 @@ class FakeAPIServer:
     def subject_access_review(self, review: Obj) -> Obj:
         self._check("create", "subjectaccessreview")
         return {**review, "status": {"allowed": self.sar(review)}}
+
+    def token_review(self, review: Obj) -> Obj:
+        self._check("create", "tokenreview")
+        user = self.tokens.get(review["spec"]["token"])
+        status = {"authenticated": True, "user": user} if user else {"authenticated": False, "error": "invalid"}
+        return {**review, "status": status}
 
     def close(self) -> None:
         self.end_watches()

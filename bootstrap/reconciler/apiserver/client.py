@@ -106,6 +106,8 @@ class NodeAPI(Protocol):
 
     def subject_access_review(self, review: Obj) -> Obj: ...
 
+    def token_review(self, review: Obj) -> Obj: ...
+
     def close(self) -> None: ...
 
 
@@ -291,6 +293,10 @@ class HTTPNodeAPI:
     def subject_access_review(self, review: Obj) -> Obj:
         path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
         return self._must("POST", path, "authorize a read-API request", body=review)
+
+    def token_review(self, review: Obj) -> Obj:
+        path = "/apis/authentication.k8s.io/v1/tokenreviews"
+        return self._must("POST", path, "authenticate a bearer token", body=review)
 
     def close(self) -> None:
         with self._watch_lock:

@@ -309,7 +309,24 @@ class Publisher:
             runtime=self.host.runtime,
             pod_status=self.desired.lookup,
             statuses=self.desired.all,
+            streams=streams_backend(self.host.runtime),
+            node_name=self.node_name,
         )
+
+
+def streams_backend(runtime: Runtime) -> Any:
+    """exec/attach/port-forward through the runtime's engine: Docker on a unix socket; None otherwise."""
+    from bootstrap.reconciler.runtime.docker import DockerRuntime
+
+    if not isinstance(runtime, DockerRuntime):
+        return None
+    from bootstrap.reconciler.apiserver.dockerstreams import DockerStreams
+
+    try:
+        return DockerStreams.for_base_url(lambda: runtime.api, runtime.base_url)
+    except ValueError as exc:
+        log(_log, logging.WARNING, "exec, attach and port-forward are off", error=str(exc))
+        return None
 
 
 def kubeconfig_ca(kubeconfig: Path) -> bytes:

@@ -1,15 +1,19 @@
-"""The read API on port 10250: just enough of the kubelet's server for `kubectl logs` of a mirror pod.
+"""The node API on port 10250: the part of the kubelet's server that users reach through the API server.
 
 TLS with a serving certificate signed by the cluster CA. Clients authenticate with a client certificate signed
-by the CA the API server trusts (the API server's is apiserver-kubelet-client); no certificate is 401, bearer
-tokens are not accepted. Every request is authorized as the kubelet does, with a SubjectAccessReview for
-`nodes/<subresource>` of this node (`proxy` for logs; `pods` and `healthz` with `proxy` as fallback), answers
-cached 5 minutes when allowed and 30 s when denied. Then:
+by the CA the API server trusts (the API server's is apiserver-kubelet-client) or a bearer token the API server
+vouches for (TokenReview, cached 2 minutes); anonymous is 401. Every request is authorized as the kubelet does,
+with a SubjectAccessReview for `nodes/<subresource>` of this node (the kubelet's mapping: `subresources_for`),
+answers cached 5 minutes when allowed and 30 s when denied. Then:
 
     GET /containerLogs/<ns>/<pod>/<container>   the container's log (follow, previous, tailLines, ...)
+    POST|GET /exec/<ns>/<pod>[/<uid>]/<container>?command=...&input=1&output=1&error=1&tty=1
+    POST|GET /attach/<ns>/<pod>[/<uid>]/<container>?...  upgraded to SPDY/3.1 (streaming.py, spdy.py)
+    POST|GET /portForward/<ns>/<pod>[/<uid>]
     GET /pods                                   the static pods as a PodList
     GET /healthz                                ok
-    anything else                               404 (exec, attach, port-forward, stats, metrics: not served)
+    GET /stats/summary, /metrics/resource       the node's and pods' CPU and memory (stats.py), for metrics-server
+    anything else                               404 (/metrics, /run, /checkpoint, ...: not served)
 
 One thread per connection (ThreadingHTTPServer); the TLS handshake happens on that thread, not the acceptor's.
 """
@@ -17,8 +21,10 @@ One thread per connection (ThreadingHTTPServer); the TLS handshake happens on th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -30,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bootstrap.errors import APIServerError, KbsError
-from bootstrap.reconciler.apiserver import logs
+from bootstrap.reconciler.apiserver import logs, spdy, stats, streaming
 from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
 from bootstrap.reconciler.httpserve import BackgroundHTTPServer
 from bootstrap.reconciler.logfmt import LOGGER, log
@@ -42,15 +48,21 @@ ALLOWED_TTL = 300.0
 DENIED_TTL = 30.0
 HANDSHAKE_TIMEOUT = 10.0
 _VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-_UNSERVED = ("exec", "attach", "portForward", "run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")
+_UNSERVED = ("run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")  # but for the paths below
+_STATS_PATHS = ("/stats/summary", "/metrics/resource")
+_STREAMING = ("exec", "attach", "portForward")
+_FINE_GRAINED = (("/pods", "pods"), ("/healthz", "healthz"), ("/configz", "configz"), ("/runningpods", "pods"))
+_COARSE = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"), ("/checkpoint", "checkpoint"))
+TOKEN_TTL = 120.0
+MAX_STREAMING_SESSIONS = 64  # exec/attach/port-forward connections at once; more get 429
 
 
 class Authorizer:
     """SubjectAccessReviews for `nodes/<subresource>` of one node, with the kubelet's cache lifetimes."""
 
     def __init__(self, api: NodeAPI, node_name: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self._api = api
-        self._node = node_name
+        self.api = api
+        self.node_name = self._node = node_name
         self._clock = clock
         self._cache: dict[tuple[str, tuple[str, ...], str, str], tuple[bool, float, str]] = {}
         self._lock = threading.Lock()
@@ -78,12 +90,54 @@ class Authorizer:
                 },
             },
         }
-        status = self._api.subject_access_review(review).get("status") or {}
+        status = self.api.subject_access_review(review).get("status") or {}
         allowed = bool(status.get("allowed"))
         reason = str(status.get("reason") or "")
         with self._lock:
             self._cache[key] = (allowed, now + (ALLOWED_TTL if allowed else DENIED_TTL), reason)
         return allowed, reason
+
+
+def subresources_for(path: str) -> tuple[str, ...]:
+    """The kubelet's mapping of a request path to the `nodes/<subresource>` reviews, any of which allows it:
+    fine-grained first (pods, healthz, configz), then stats, metrics, log (for /logs), checkpoint or proxy."""
+
+    def under(prefix: str) -> bool:
+        return path == prefix or path.startswith(prefix + "/")
+
+    fine = next((sub for prefix, sub in _FINE_GRAINED if under(prefix)), None)
+    coarse = next((sub for prefix, sub in _COARSE if under(prefix)), "proxy")
+    return (fine, coarse) if fine else (coarse,)
+
+
+class Authenticator:
+    """Bearer tokens through TokenReview (metrics-server, service accounts), cached like the kubelet's webhook:
+    2 minutes; tokens the API server rejects are not cached."""
+
+    def __init__(self, api: NodeAPI, clock: Callable[[], float] = time.monotonic) -> None:
+        self._api = api
+        self._clock = clock
+        self._cache: dict[str, tuple[tuple[str, tuple[str, ...]], float]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str) -> tuple[str, tuple[str, ...]] | None:
+        key = hashlib.sha256(token.encode()).hexdigest()  # the token itself is never kept
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        status = self._api.token_review(review).get("status") or {}
+        user = status.get("user") or {}
+        if not status.get("authenticated") or not user.get("username"):
+            return None
+        identity = (str(user["username"]), tuple(str(g) for g in user.get("groups") or ()))
+        with self._lock:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = (identity, now + TOKEN_TTL)
+        return identity
 
 
 class ReadAPI(BackgroundHTTPServer):
@@ -99,8 +153,12 @@ class ReadAPI(BackgroundHTTPServer):
         client_ca: bytes,
         authorizer: Authorizer,
         runtime: Runtime,
+        authenticator: Authenticator | None = None,
+        node_name: str = "",
         pod_status: Callable[[str, str], PodStatus | None],
         statuses: Callable[[], list[PodStatus]],
+        streams: streaming.Backend | None = None,
+        max_sessions: int = MAX_STREAMING_SESSIONS,
     ) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -122,9 +180,14 @@ class ReadAPI(BackgroundHTTPServer):
             ) from exc
         server.app = self  # type: ignore[attr-defined]
         self.authorizer = authorizer
+        self.authenticator = authenticator or Authenticator(authorizer.api)
         self.runtime = runtime
         self.pod_status = pod_status
         self.statuses = statuses
+        self.streams = streams
+        self.node_name = node_name or authorizer.node_name
+        self.rates = stats.Rates()
+        self.sessions = threading.BoundedSemaphore(max_sessions)
         super().__init__(server, "read-api")
 
 
@@ -151,8 +214,24 @@ class _TLSServer(ThreadingHTTPServer):
                 tls.close()
 
 
+def _close_when_gone(sock: socket.socket, done: threading.Event, closer: Callable[[], None] | None) -> None:
+    """While a followed log is streamed the client sends nothing: the socket turning readable means it has gone
+    (FIN or TLS close). Then end the runtime's log read, which frees the handler thread at once."""
+    while not done.is_set():
+        try:
+            readable, _, _ = select.select([sock], [], [], 1.0)
+        except (OSError, ValueError):
+            readable = [sock]
+        if readable and not done.is_set():
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    closer()
+            return
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "kbs-reconciler"
+    rbufsize = 0  # unbuffered: after an upgrade, the bytes that follow the request belong to SPDY
 
     @property
     def app(self) -> ReadAPI:
@@ -177,29 +256,39 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _identity(self) -> tuple[str, tuple[str, ...]] | None:
+        """Who is asking: a client certificate of the cluster CA, else a bearer token the API server vouches for."""
         cert = self.connection.getpeercert()
-        if not cert:
-            return None
-        user, groups = "", []
-        for rdn in cert.get("subject", ()):
-            for name, value in rdn:
-                if name == "commonName":
-                    user = value
-                elif name == "organizationName":
-                    groups.append(value)
-        return (user, (*groups, "system:authenticated")) if user else None
+        if cert:
+            user, groups = "", []
+            for rdn in cert.get("subject", ()):
+                for name, value in rdn:
+                    if name == "commonName":
+                        user = value
+                    elif name == "organizationName":
+                        groups.append(value)
+            return (user, (*groups, "system:authenticated")) if user else None
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return self.app.authenticator.authenticate(token.strip())
+        return None
 
     def _handle(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         parts = [urllib.parse.unquote(p) for p in url.path.split("/") if p]
-        identity = self._identity()
+        try:
+            identity = self._identity()
+        except APIServerError as exc:
+            self._text(503 if unreachable(exc) else 500, f"Authentication error: {exc.message}\n")
+            return
         if identity is None:
-            self._text(401, "Unauthorized: a client certificate signed by the cluster CA is required\n")
+            self._text(
+                401, "Unauthorized: a client certificate signed by the cluster CA or a valid bearer token is required\n"
+            )
             return
         user, groups = identity
         verb = _VERBS.get(self.command, "get")
         head = parts[0] if parts else ""
-        subresources = {"pods": ("pods", "proxy"), "healthz": ("healthz", "proxy")}.get(head, ("proxy",))
+        subresources = subresources_for(url.path)
         try:
             allowed = any(self.app.authorizer.allowed(user, groups, verb, s)[0] for s in subresources)
         except APIServerError as exc:
@@ -210,8 +299,12 @@ class _Handler(BaseHTTPRequestHandler):
             shown = subresources[0]
             self._text(403, f"Forbidden (user={user}, verb={verb}, resource=nodes, subresource(s)=[{shown}])\n")
             return
-        if head in _UNSERVED:
-            served = "containerLogs, pods and healthz"
+        if url.path.rstrip("/") in _STATS_PATHS and self.app.streams is not None:
+            self._stats(url.path.rstrip("/"))
+        elif head in _STREAMING and len(parts) >= 3:
+            self._stream(head, parts[1:], urllib.parse.parse_qs(url.query))
+        elif head in _UNSERVED:
+            served = "containerLogs, exec, attach, portForward, stats/summary, metrics/resource, pods and healthz"
             self._text(404, f"/{head} is not served by this node: kbs's reconciler serves {served} only\n")
         elif self.command not in ("GET", "HEAD"):
             self._text(405, f"{self.command} is not served by this node: its read API serves GET only\n")
@@ -252,6 +345,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        done = threading.Event()
+        if options.follow:  # a quiet container would keep this thread until its next line: watch the client
+            closer = getattr(chunks, "close", None)
+            threading.Thread(target=_close_when_gone, args=(self.connection, done, closer), daemon=True).start()
         try:
             self.wfile.write(first)
             self.wfile.flush()
@@ -262,6 +359,116 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the client went away (kubectl logs -f interrupted)
         except KbsError as exc:
             log(_log, logging.WARNING, "Log stream ended early", pod=f"{namespace}/{pod}", error=exc.message)
+        finally:
+            done.set()
+
+    def _stats(self, path: str) -> None:
+        app = self.app
+        assert app.streams is not None
+        pods: dict[tuple[str, str, str], list[stats.ContainerStats]] = {}
+        failed = False
+        records = [r for r in app.runtime.list() if r.running and not r.is_sandbox and r.pod_name]
+        for record in records:
+            try:
+                sample = stats.container_sample(app.streams.stats(record.id))
+            except Exception:  # a container that just went away: left out, as the kubelet does
+                failed = True
+                continue
+            key = (record.pod_namespace, record.pod_name, record.pod_uid)
+            pods.setdefault(key, []).append(stats.ContainerStats(record, sample))
+        app.rates.forget_except(r.id for r in records)
+        node = stats.node_sample()
+        if path == "/stats/summary":
+            self._json(200, stats.summary(app.node_name, node, stats.boot_time(), pods, app.rates))
+        else:
+            raw = stats.resource_metrics(node, pods, failed).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(raw)
+
+    def _stream(self, head: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        app = self.app
+        if app.streams is None:
+            self._text(404, f"/{head} is not served by this node: its container runtime has no streaming\n")
+            return
+        if not app.sessions.acquire(blocking=False):
+            self._text(
+                429,
+                f"too many exec, attach and port-forward sessions on this node (at most {MAX_STREAMING_SESSIONS})\n",
+            )
+            return
+        try:
+            self._upgrade(app.streams, head, parts, query)
+        finally:
+            app.sessions.release()
+            self.close_connection = True
+
+    def _upgrade(self, backend: streaming.Backend, head: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        namespace, pod = parts[0], parts[1]
+        session: streaming.RemoteCommand | streaming.PortForward
+        try:
+            if "spdy/3.1" not in self.headers.get("Upgrade", "").lower():
+                raise streaming.StreamRequestError(
+                    400, "unable to upgrade: missing upgrade headers in request (Upgrade: SPDY/3.1 is required)"
+                )
+            status = self.app.pod_status(namespace, pod)
+            if status is None:
+                raise streaming.StreamRequestError(
+                    404, f'pod "{pod}" in namespace "{namespace}" does not exist on this node'
+                )
+            offered = self.headers.get_all("X-Stream-Protocol-Version") or []
+            if head == "portForward":
+                protocol = streaming.negotiate(offered, streaming.PORTFORWARD_PROTOCOLS)
+                sandbox = self._sandbox(status)
+                session = streaming.PortForward(lambda port: backend.dial(sandbox, port))
+            else:
+                if len(parts) not in (3, 4):
+                    raise streaming.StreamRequestError(404, "404 page not found")
+                container = parts[-1]
+                options = streaming.Options.from_query(query)
+                protocol = streaming.negotiate(offered, streaming.EXEC_PROTOCOLS)
+                record = logs.pick(self.app.runtime.list(), status, pod, namespace, container, previous=False)
+                if not record.running:
+                    raise streaming.StreamRequestError(400, f'container "{container}" in pod "{pod}" is not running')
+                command = query.get("command") or []
+                if head == "exec":
+                    if not command:
+                        raise streaming.StreamRequestError(400, "you must specify a command (command=...)")
+                    session = streaming.RemoteCommand(
+                        options, protocol, lambda: backend.exec(record.id, command, options), command
+                    )
+                else:
+                    session = streaming.RemoteCommand(options, protocol, lambda: backend.attach(record.id, options))
+        except (streaming.StreamRequestError, logs.LogRequestError) as exc:
+            self._text(exc.code, exc.message + "\n")
+            return
+        except KbsError as exc:
+            self._text(500, f"cannot {head} in pod {pod}: {exc.message}\n")
+            return
+        self.wfile.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+            + f"X-Stream-Protocol-Version: {protocol}\r\n\r\n".encode()
+        )
+        conn = spdy.Connection(self.connection, session.on_stream)
+        worker = None
+        if isinstance(session, streaming.RemoteCommand):
+            worker = threading.Thread(target=session.run, args=(conn,), name=f"{head}-session", daemon=True)
+            worker.start()
+        try:
+            conn.run()  # until the client or the session closes the connection
+        finally:
+            session.abort()
+            if worker is not None:
+                worker.join(10)
+
+    def _sandbox(self, status: PodStatus) -> str:
+        for record in self.app.runtime.list():
+            if record.is_sandbox and record.pod_uid == status.uid and record.running:
+                return record.id
+        raise streaming.StreamRequestError(400, f"pod {status.name} has no running sandbox to forward ports into")
 
     def _text(self, code: int, body: str) -> None:
         raw = body.encode()

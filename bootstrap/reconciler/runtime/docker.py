@@ -97,6 +97,10 @@ class DockerRuntime:
 
     # --- plumbing -------------------------------------------------------------------------------------------
     @property
+    def base_url(self) -> str | None:
+        return self._base_url
+
+    @property
     def where(self) -> str:
         return self._base_url or "the default socket ($DOCKER_HOST or unix:///var/run/docker.sock)"
 
@@ -345,10 +349,7 @@ class DockerRuntime:
                 timestamps=timestamps,
             ),
         )
-        try:
-            yield from stream
-        except requests.exceptions.RequestException as exc:
-            raise self._unavailable(exc) from exc
+        return _LogStream(stream, api if follow else None, self._unavailable)
 
     def watch(self, stop: threading.Event) -> Iterator[RuntimeEvent]:
         try:
@@ -391,6 +392,37 @@ class DockerRuntime:
             if self._api is not None:
                 self._api.close()
                 self._api = None
+
+
+class _LogStream(Iterator[bytes]):
+    """A container's log as an iterator whose `close()` may be called from another thread: it ends a `follow`
+    read that is waiting for the next line (the reader's client went away)."""
+
+    def __init__(self, stream: Any, own_api: Any, unavailable: Callable[[BaseException], Exception]) -> None:
+        self._stream = stream
+        self._chunks = iter(stream)
+        self._own_api = own_api
+        self._unavailable = unavailable
+        self._closed = False
+
+    def __next__(self) -> bytes:
+        try:
+            return bytes(next(self._chunks))
+        except StopIteration:
+            self.close()
+            raise
+        except (requests.exceptions.RequestException, OSError, AttributeError, ValueError) as exc:
+            if self._closed:
+                raise StopIteration from None
+            raise self._unavailable(exc) from exc
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._stream.close()
+        if self._own_api is not None:
+            with contextlib.suppress(Exception):
+                self._own_api.close()
 
 
 def _explain(exc: docker.errors.APIError | docker.errors.NotFound) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import pki
-from bootstrap.reconciler.apiserver.server import Authorizer, ReadAPI
+from bootstrap.reconciler.apiserver.server import Authorizer, ReadAPI, subresources_for
 from pki.context import PKIContext
 
 from .conftest import NODE, Cluster, static_pod, wait
@@ -27,14 +27,14 @@ class Served:
     cluster: Cluster
     reviews: list[dict[str, Any]]
 
-    def get(self, path: str, *, cert: bool = True) -> tuple[int, str]:
+    def get(self, path: str, *, cert: bool = True, token: str | None = None) -> tuple[int, str]:
         context = ssl.create_default_context(cafile=str(self.ca))
         context.check_hostname = False
         if cert:
             context.load_cert_chain(str(self.client[0]), str(self.client[1]))
         conn = http.client.HTTPSConnection("127.0.0.1", self.api.port, context=context, timeout=5)
         try:
-            conn.request("GET", path)
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
             response = conn.getresponse()
             return response.status, response.read().decode()
         finally:
@@ -114,6 +114,28 @@ def test_a_client_without_certificate_is_401(served: Served) -> None:
     assert code == 401 and "client certificate" in body
 
 
+def test_a_bearer_token_is_reviewed_then_authorized_as_its_user(served: Served) -> None:
+    served.cluster.api.tokens["good"] = {"username": "kube-apiserver-kubelet-client", "groups": ["g"]}
+    served.cluster.api.tokens["nobody"] = {"username": "nobody", "groups": ["system:authenticated"]}
+    assert served.get("/pods", cert=False, token="good")[0] == 200
+    assert served.get("/pods", cert=False, token="good")[0] == 200  # cached: one review
+    assert served.reviews[-1]["spec"]["groups"] == ["g"]
+    assert served.get("/pods", cert=False, token="nobody")[0] == 403
+    code, body = served.get("/pods", cert=False, token="of-another-cluster")
+    assert code == 401 and "bearer token" in body
+
+
+def test_the_kubelets_subresource_mapping() -> None:
+    assert subresources_for("/stats/summary") == ("stats",)
+    assert subresources_for("/metrics/resource") == ("metrics",)
+    assert subresources_for("/logs/") == ("log",)
+    assert subresources_for("/pods") == ("pods", "proxy")
+    assert subresources_for("/healthz") == ("healthz", "proxy")
+    assert subresources_for("/exec/ns/pod/c") == ("proxy",)
+    assert subresources_for("/containerLogs/ns/pod/c") == ("proxy",)
+    assert subresources_for("/podsx") == ("proxy",)
+
+
 def test_a_client_the_api_server_does_not_allow_is_403(served: Served) -> None:
     served.cluster.api.sar = lambda review: False
     code, body = served.get(f"/containerLogs/kube-system/web-{NODE}/c")
@@ -132,9 +154,10 @@ def test_unknown_pod_is_404(served: Served) -> None:
     assert code == 404 and "does not exist" in body
 
 
-def test_exec_and_everything_else_is_404(served: Served) -> None:
+def test_exec_without_a_streaming_runtime_and_everything_else_is_404(served: Served) -> None:
     code, body = served.get(f"/exec/kube-system/web-{NODE}/c?command=sh")
     assert code == 404 and "not served" in body
+    assert served.get("/stats/summary")[0] == 404
     assert served.get("/anything")[0] == 404
 
 
