@@ -8,7 +8,7 @@ The reconciler runs the pods; this package only reports them, with the node's ow
                 their status (phase, conditions, container states, restartCount) patched when it changes
     eventsink   the reconciler's events (Pulling, Started, BackOff, Unhealthy, ...) as core/v1 Events
     server      the node API on port 10250 (TLS, client certificates or TokenReview, SubjectAccessReview):
-                logs, exec/attach/port-forward (streaming over spdy, dockerstreams), stats
+                logs, exec/attach/port-forward (streaming over spdy; runtime/streams.py is Docker's side), stats
     publisher   the reconciler Listener tying them together on its own threads
     client      NodeAPI, the calls above over HTTPS; fake: an in-memory API server for unit tests
 

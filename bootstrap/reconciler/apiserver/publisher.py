@@ -320,7 +320,7 @@ def streams_backend(runtime: Runtime) -> Any:
 
     if not isinstance(runtime, DockerRuntime):
         return None
-    from bootstrap.reconciler.apiserver.dockerstreams import DockerStreams
+    from bootstrap.reconciler.runtime.streams import DockerStreams
 
     try:
         return DockerStreams.for_base_url(lambda: runtime.api, runtime.base_url)

@@ -1,4 +1,4 @@
-"""The Docker side of exec, attach and port-forward (the `streaming.Backend` of the read API).
+"""The Docker side of exec, attach and port-forward (the `apiserver.streaming.Backend` of the read API).
 
     exec    POST /exec (create) with the command and which stdio to attach, then POST /exec/<id>/start
             hijacked ("Upgrade: tcp") on a connection of our own to the engine's unix socket: its raw socket is
@@ -23,11 +23,12 @@ import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 
-from bootstrap.reconciler.apiserver.streaming import Options
+if TYPE_CHECKING:
+    from bootstrap.reconciler.apiserver.streaming import Options
 
 CLONE_NEWNET = 0x40000000
 DIAL_TIMEOUT = 10.0
