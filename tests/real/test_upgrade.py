@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.real.conftest import TestBed
-from tests.support.control_plane import REPO, Sandbox, exclusive_ports, sandbox
+from tests.support.control_plane import NODE, REPO, Sandbox, exclusive_ports, sandbox
 from tests.support.wait import wait_until
 
 OLD = "v1.36.3"
@@ -74,6 +74,35 @@ def test_plan_names_the_next_minor_and_dry_run_writes_nothing(cp: Sandbox) -> No
     assert before == {c: (cp.manifests / f"{c}.yaml").read_text() for c in COMPONENTS}
     refused = cp.kbs("upgrade", "apply", "v1.38.0", check=False)
     assert refused.returncode != 0 and "error:" in refused.stderr
+
+
+def test_stock_kubeadm_upgrade_plan_reads_the_kbs_cluster(cp: Sandbox) -> None:
+    """kubeadm v1.37.2's `upgrade plan` against the v1.36.3 kbs cluster. It looks for this node under the host
+    name and for the manifests in /etc/kubernetes, so it runs in private UTS and mount namespaces where the host
+    name is the sandbox's node name and the sandbox's Kubernetes directory is bind-mounted on /etc/kubernetes.
+    Its health-check Job needs a kubelet that runs pods (the control plane has none) and is ignored; the target
+    version is given so that kubeadm does not ask dl.k8s.io."""
+    created = not Path("/etc/kubernetes").exists()
+    script = f'hostname {NODE} && mkdir -p /etc/kubernetes && mount --bind "$0" /etc/kubernetes && exec "$@"'
+    kubeadm = [cp.testbed.bin("kubeadm"), "upgrade", "plan", NEW, "--ignore-preflight-errors=CreateJob"]
+    try:
+        result = subprocess.run(
+            ["unshare", "--uts", "--mount", "--propagation", "private", "sh", "-c", script,
+             str(cp.root / "etc/kubernetes"), *kubeadm, "--kubeconfig", str(cp.admin)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        if created:
+            Path("/etc/kubernetes").rmdir()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dl.k8s.io" not in result.stderr
+    assert f"[upgrade/versions] Cluster version: {OLD.removeprefix('v')}" in result.stdout
+    for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert f"{component}            {NODE}   {OLD}   {NEW}".split() == [
+            w for line in result.stdout.splitlines() if line.startswith(component + " ") for w in line.split()
+        ]
+    assert "3.6.8-0   3.7.0-0" in result.stdout
+    assert f"kubeadm upgrade apply {NEW}" in result.stdout
 
 
 def test_a_new_manifest_that_does_not_run_is_rolled_back_with_the_ones_before_it(cp: Sandbox) -> None:
