@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from bootstrap import constants
 from bootstrap.autorenew import policy
 from bootstrap.errors import KbsError
-from bootstrap.fsutil import atomic_write
+from bootstrap.fsutil import atomic_write, read_record
 
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
@@ -74,10 +74,7 @@ def status_path(cfg: KbsConfig) -> Path:
 
 
 def read_last(cfg: KbsConfig) -> LastRun | None:
-    try:
-        return LastRun(**json.loads(status_path(cfg).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
+    return read_record(status_path(cfg), LastRun)
 
 
 def restart_pod(cfg: KbsConfig, component: str, timeout: float = RESTART_TIMEOUT) -> None:
