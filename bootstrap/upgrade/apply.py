@@ -8,7 +8,8 @@
                   (bootstrap.upgrade.waiting) until its mirror pod's hash changed, it runs the new image and its
                   health endpoint answers; if not within the timeout, restore it and every component before it
     cluster       the kubeadm-config and kubelet-config ConfigMaps (upload-config) and the CoreDNS and kube-proxy
-                  addons, re-applied for the new version through the init phases that made them
+                  addons, re-applied for the new version through the init phases that made them; the bundled
+                  reconciler's configuration rewritten (it restarts and adopts the running containers)
 
 The journal (bootstrap.upgrade.state) is written before each step acts; a re-run after a SIGKILL continues an
 upgrade toward the same target, or finishes a rollback that had begun.
@@ -295,7 +296,7 @@ def _renew(cfg: KbsConfig, component: str, out: Reporter) -> None:
 
 def _cluster_objects(cfg: KbsConfig, out: Reporter) -> None:
     """kubeadm's post-upgrade: the uploaded configuration and the addons, for the new version."""
-    from bootstrap.phases import addon, upload_config
+    from bootstrap.phases import addon, reconciler, upload_config
     from bootstrap.phases.context import InitData
 
     data = InitData(cfg=cfg, out=out)
@@ -304,6 +305,9 @@ def _cluster_objects(cfg: KbsConfig, out: Reporter) -> None:
             ("upload-config", upload_config.run),
             ("addon/coredns", addon.run_coredns),
             ("addon/kube-proxy", addon.run_kube_proxy),
+            # this node's "kubelet": its configuration names the new version; a changed one restarts it, and it
+            # adopts the running containers (what upgrading the kubelet package is on a kubeadm node)
+            ("reconciler", reconciler.run),
         ):
             outcome = run(data)
             out.line(name, outcome.summary)

@@ -181,5 +181,16 @@ def test_the_upgraded_node_runs_the_new_version_with_its_data(cp: Sandbox) -> No
     assert proxy == f"registry.k8s.io/kube-proxy:{NEW}"
     dns = cp.kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o", "jsonpath={..image}").stdout
     assert dns == "registry.k8s.io/coredns/coredns:v1.14.6"
+    kubelet = wait_until(
+        "the node reporting the new version",
+        lambda: (
+            v
+            if (
+                v := cp.kubectl("get", "node", NODE, "-o", "jsonpath={.status.nodeInfo.kubeletVersion}").stdout
+            ).startswith(NEW + "+")
+            else None
+        ),
+    )
+    assert kubelet.startswith(f"{NEW}+kbs.")
     again = cp.kbs("upgrade", "apply", NEW)
     assert "every manifest is already the target version's" in again.stdout
