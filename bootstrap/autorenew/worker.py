@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kbs.autorenew")
 STATUS_FILE = "certificate-renewal.json"
+NODE = constants.KUBELET_KUBECONFIG  # renewed by pki.renewal.renew_node_kubeconfig; the reconciler reloads it
 RESTART_TIMEOUT = 180.0
 STOP_GRACE = 30
 
@@ -66,6 +67,13 @@ def schedule(cfg: KbsConfig, now: datetime) -> Due:
         if info.issued is None or info.expires is None:
             continue
         upcoming[info.name] = policy.renew_at(info.issued, info.expires, before)
+    if cfg.kbs.reconciler.mode == "bundled":  # the reconciler is this node's kubelet: its kubelet.conf is ours too
+        from pki import kubeconfig
+
+        node = kubeconfig.read(cfg.kubeconfig(constants.KUBELET_KUBECONFIG))
+        if node is not None and node.cert is not None:
+            cert = node.cert
+            upcoming[NODE] = policy.renew_at(cert.not_valid_before_utc, cert.not_valid_after_utc, before)
     return Due(sorted(n for n, at in upcoming.items() if now >= at), upcoming)
 
 
@@ -110,6 +118,7 @@ def run_once(
     """Renew what is due and restart its readers; None when nothing was due. Never raises."""
     import pki
     from bootstrap.config import pki_context
+    from pki.renewal import renew_node_kubeconfig
 
     at = now or datetime.now(UTC)
     renewed: list[str] = []
@@ -121,7 +130,7 @@ def run_once(
         ctx = pki_context(cfg)
         results = []
         for name in due.renew:
-            results += pki.renew(ctx, name)
+            results += renew_node_kubeconfig(ctx) if name == NODE else pki.renew(ctx, name)
             renewed.append(name)
         log.info("renewed %s", ", ".join(renewed))
         for component in pki.restarts_needed(results):
