@@ -11,6 +11,7 @@ The outcome of the last round that renewed something is kept in `<stateDir>/cert
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -85,35 +86,50 @@ def read_last(cfg: KbsConfig) -> LastRun | None:
     return read_record(status_path(cfg), LastRun)
 
 
-def restart_pod(cfg: KbsConfig, component: str, timeout: float = RESTART_TIMEOUT) -> None:
-    """Stop the component's running container and wait until the reconciler's replacement runs and is healthy."""
+def restart_pod(cfg: KbsConfig, component: str, since: datetime, timeout: float = RESTART_TIMEOUT) -> None:
+    """Make the component run a container started after `since` (when its certificates were renewed), healthy.
+
+    A container started since then already read the new files and is left alone (on one node, restarting
+    kube-apiserver often makes kube-controller-manager exit and come back by itself); an older one is stopped and
+    the reconciler starts its successor at once.
+    """
+    import docker
+
     from bootstrap.phases import containers as ctr
     from bootstrap.phases import health
     from bootstrap.phases.images import docker_client
 
     pod = f"{component}-{cfg.node_name}"
-    old = ctr.current(ctr.list_pod_containers(cfg, constants.KUBE_SYSTEM, pod), component)
-    if old is None or old.state != "running":
-        log.info("%s: no running container to restart", pod)
+
+    def running() -> ctr.Container | None:
+        found = ctr.current(ctr.list_pod_containers(cfg, constants.KUBE_SYSTEM, pod), component)
+        return found if found is not None and found.state == "running" else None
+
+    def fresh(c: ctr.Container | None) -> bool:
+        return c is not None and c.started_at is not None and c.started_at >= since
+
+    old = running()
+    if old is None and not ctr.list_pod_containers(cfg, constants.KUBE_SYSTEM, pod):
+        log.info("%s: not run by this reconciler; nothing to restart", pod)
         return
-    with docker_client(cfg) as client:
-        client.containers.get(old.id).stop(timeout=STOP_GRACE)
+    if old is not None and not fresh(old):
+        # a container replaced meanwhile (NotFound) is fine: its successor is checked below
+        with docker_client(cfg) as client, contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(old.id).stop(timeout=STOP_GRACE)
     endpoint = next(e for e in health.endpoints(cfg) if e.component == component)
     deadline = time.monotonic() + timeout
     streak = 0
     while time.monotonic() < deadline:
-        new = ctr.current(ctr.list_pod_containers(cfg, constants.KUBE_SYSTEM, pod), component)
-        replaced = new is not None and new.id != old.id and new.state == "running"
-        streak = streak + 1 if replaced and health.probe(endpoint).healthy else 0
+        streak = streak + 1 if fresh(running()) and health.probe(endpoint).healthy else 0
         if streak >= 2:
-            log.info("%s restarted with its renewed certificates and is healthy", pod)
+            log.info("%s runs with its renewed certificates and is healthy", pod)
             return
         time.sleep(0.5)
     raise KbsError(f"{pod} did not come back healthy within {timeout:.0f}s after its restart")
 
 
 def run_once(
-    cfg: KbsConfig, now: datetime | None = None, restart: Callable[[KbsConfig, str], None] = restart_pod
+    cfg: KbsConfig, now: datetime | None = None, restart: Callable[[KbsConfig, str, datetime], None] = restart_pod
 ) -> LastRun | None:
     """Renew what is due and restart its readers; None when nothing was due. Never raises."""
     import pki
@@ -128,13 +144,14 @@ def run_once(
         if not due.renew:
             return None
         ctx = pki_context(cfg)
+        since = datetime.now(UTC)  # before the files change: a container started after this reads the new ones
         results = []
         for name in due.renew:
             results += renew_node_kubeconfig(ctx) if name == NODE else pki.renew(ctx, name)
             renewed.append(name)
         log.info("renewed %s", ", ".join(renewed))
         for component in pki.restarts_needed(results):
-            restart(cfg, component)
+            restart(cfg, component, since)
             restarted.append(component)
         result = LastRun(_iso(at), True, renewed, restarted)
     except (KbsError, OSError) as exc:

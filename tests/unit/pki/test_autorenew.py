@@ -53,7 +53,7 @@ def test_a_round_renews_the_due_leaves_restarts_their_readers_in_order_and_never
     cas_before = {p: p.read_bytes() for p in (tmp_path / "pki").rglob("ca.crt")}
     restarted: list[str] = []
 
-    result = worker.run_once(cfg, restart=lambda _cfg, component: restarted.append(component))
+    result = worker.run_once(cfg, restart=lambda _cfg, component, _since: restarted.append(component))
 
     assert result is not None and result.ok, result
     assert set(result.renewed) == {*pki.renewal.renewable(ctx), "kubelet.conf"}  # the reconciler is the kubelet
