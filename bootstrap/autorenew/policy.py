@@ -7,7 +7,7 @@ smaller. KbsConfiguration certificateRenewal.renewBefore replaces it. A CA is ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 DEFAULT_MARGIN = timedelta(days=30)
@@ -32,3 +32,14 @@ def due(issued: datetime, expires: datetime, now: datetime, renew_before: timede
 def next_check(now: datetime, upcoming: Iterable[datetime], interval: timedelta) -> datetime:
     """The next time to look: after `interval`, or sooner when a renewal falls due before that."""
     return min([now + interval, *(t for t in upcoming if t > now)])
+
+
+def batch(upcoming: Mapping[str, datetime], margins: Mapping[str, timedelta], now: datetime) -> list[str]:
+    """What one round renews: nothing until a file is due; then every file due within half of its own margin too.
+
+    Files issued together (by `kbs init`, seconds apart while keys are made) then renew together, so each static
+    pod restarts once per renewal instead of once per file.
+    """
+    if not any(now >= at for at in upcoming.values()):
+        return []
+    return sorted(n for n, at in upcoming.items() if at - now <= margins[n] / 2)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,13 +61,15 @@ def schedule(cfg: KbsConfig, now: datetime) -> Due:
     ctx = pki_context(cfg)
     names = set(renewable(ctx))
     before = cfg.kbs.certificate_renewal.renew_before
-    upcoming = {}
+    upcoming: dict[str, datetime] = {}
+    margins: dict[str, timedelta] = {}
     for info in pki.check_expiration(ctx):
         if info.name not in names or info.is_ca or info.externally_managed:
             continue
         if info.issued is None or info.expires is None:
             continue
         upcoming[info.name] = policy.renew_at(info.issued, info.expires, before)
+        margins[info.name] = policy.margin(info.issued, info.expires, before)
     if cfg.kbs.reconciler.mode == "bundled":  # the reconciler is this node's kubelet: its kubelet.conf is ours too
         from pki import kubeconfig
 
@@ -75,7 +77,8 @@ def schedule(cfg: KbsConfig, now: datetime) -> Due:
         if node is not None and node.cert is not None:
             cert = node.cert
             upcoming[NODE] = policy.renew_at(cert.not_valid_before_utc, cert.not_valid_after_utc, before)
-    return Due(sorted(n for n, at in upcoming.items() if now >= at), upcoming)
+            margins[NODE] = policy.margin(cert.not_valid_before_utc, cert.not_valid_after_utc, before)
+    return Due(policy.batch(upcoming, margins, now), upcoming)
 
 
 def status_path(cfg: KbsConfig) -> Path:

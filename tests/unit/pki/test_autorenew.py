@@ -32,6 +32,14 @@ def test_renew_at(lifetime: timedelta, before: timedelta | None, renew_after: ti
     assert policy.due(T0, T0 + lifetime, T0 + renew_after, before)
 
 
+def test_a_round_waits_for_the_first_due_file_then_takes_those_due_soon_with_it() -> None:
+    minute = timedelta(minutes=1)
+    margins = {"a": minute, "b": minute, "c": minute}
+    upcoming = {"a": T0, "b": T0 + timedelta(seconds=20), "c": T0 + timedelta(seconds=40)}
+    assert policy.batch(upcoming, margins, T0 - timedelta(seconds=1)) == []
+    assert policy.batch(upcoming, margins, T0) == ["a", "b"]
+
+
 def test_next_check_is_the_interval_or_the_next_due_time_if_sooner() -> None:
     hour = timedelta(hours=1)
     assert policy.next_check(T0, [T0 + 2 * hour], hour) == T0 + hour
