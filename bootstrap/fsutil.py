@@ -9,9 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bootstrap.errors import FileWriteError
+
+R = TypeVar("R")
 
 
 def ensure_dir(path: Path, mode: int = 0o755) -> None:
@@ -60,3 +64,13 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_record(path: Path, kind: Callable[..., R]) -> R | None:
+    """A small JSON status record (one object) as `kind(**fields)`; None when missing or unreadable."""
+    import json
+
+    try:
+        return kind(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None

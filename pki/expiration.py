@@ -30,6 +30,7 @@ class ExpirationInfo:
     expires: datetime | None  # None when missing
     externally_managed: bool
     missing: bool
+    issued: datetime | None = None  # notBefore: with `expires`, the lifetime automatic renewal works from
 
     def residual(self, at: datetime) -> timedelta | None:
         return None if self.expires is None else self.expires - at
@@ -62,7 +63,8 @@ def check_expiration(ctx: PKIContext) -> list[ExpirationInfo]:
 
 def _info(name: str, path: Path, is_ca: bool, ca: str | None, cert: Any, *, external: bool) -> ExpirationInfo:
     expires = cert.not_valid_after_utc if cert is not None else None
-    return ExpirationInfo(name, path, is_ca, ca, expires, external and cert is not None, cert is None)
+    issued = cert.not_valid_before_utc if cert is not None else None
+    return ExpirationInfo(name, path, is_ca, ca, expires, external and cert is not None, cert is None, issued)
 
 
 def short_duration(delta: timedelta) -> str:

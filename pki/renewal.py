@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from bootstrap import constants
 from bootstrap.errors import PKIError
 from pki import kubeconfig, store
 from pki.context import PKIContext
@@ -51,6 +52,15 @@ def renew(ctx: PKIContext, name: str, *, at: datetime | None = None) -> list[Res
             renewal.cert(CERTS_BY_NAME[target])
         else:
             renewal.kubeconfig(KUBECONFIGS_BY_NAME[target])
+    raise_problems(renewal.problems)
+    return execute(renewal.works, store.check_writable)
+
+
+def renew_node_kubeconfig(ctx: PKIContext, *, at: datetime | None = None) -> list[Result]:
+    """Renew kubelet.conf's embedded client certificate: only for a node whose "kubelet" is kbs's bundled
+    reconciler, which cannot rotate it through a CertificateSigningRequest as a kubelet does."""
+    renewal = _Renewal(facts(ctx), ctx, at or now(), explicit=True)
+    renewal.kubeconfig(KUBECONFIGS_BY_NAME[constants.KUBELET_KUBECONFIG])
     raise_problems(renewal.problems)
     return execute(renewal.works, store.check_writable)
 

@@ -103,6 +103,9 @@ def check_expiration(output: str, cfg: KbsConfig) -> None:
     at = now()
     if output == "text":
         click.echo(render_text(infos, at), nl=False)
+        from bootstrap.autorenew.report import next_renewal_text
+
+        click.echo(next_renewal_text(cfg, at))
     elif output == "json":
         click.echo(json.dumps(as_document(infos, at), indent=4))
     else:

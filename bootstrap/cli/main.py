@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "logs": "bootstrap.cli.reconcile:logs",
     "status": "bootstrap.cli.status:status",
     "etcd": "bootstrap.cli.etcd:etcd",
+    "upgrade": "bootstrap.cli.upgrade:upgrade",
     "token": "bootstrap.cli.token:token",
     "reset": "bootstrap.cli.reset:reset",
 }

@@ -186,6 +186,9 @@ def reconcile(log_format: str, verbose: bool, **kwargs: Any) -> None:
     settings = _settings(kwargs)
     setup_logging(log_format, logging.DEBUG if verbose else logging.INFO)
     start_from_config(kwargs.get("config_file"))  # scheduled etcd snapshots: a daemon thread beside the reconciler
+    from bootstrap.autorenew.worker import start_from_config as start_renewal
+
+    start_renewal(kwargs.get("config_file"))  # certificates that renew themselves: another daemon thread
     Reconciler(settings).run_forever()
 
 

@@ -56,6 +56,12 @@ def status(*, cfg: KbsConfig, output: str) -> None:
                     click.echo(f"  {cert.name} expires in {cert.days_left}d ({cert.expires}): `kbs certs renew`")
         else:
             click.echo(f"certificates: none in {cfg.cert_dir}")
+        from bootstrap.autorenew.report import ca_warnings, last_run_text
+
+        for warning in ca_warnings(result.certificates):
+            click.echo(f"warning: {warning}")
+        if renewal := last_run_text(cfg):
+            click.echo(renewal)
         from bootstrap.etcd.schedule import summary
 
         if snapshots := summary(cfg):

@@ -53,6 +53,18 @@ class EtcdSnapshots(Document):
     disable_scheduled: bool = False
 
 
+class CertificateRenewal(Document):
+    """Leaf certificates and kubeconfig files renewed by the bundled reconciler before they expire (never a CA).
+
+    A file is renewed once less than renewBefore of its validity is left; by default min(30 days, a third of its
+    lifetime). The reconciler looks every checkInterval (and sleeps no longer than until the next renewal is due).
+    """
+
+    disabled: bool = False
+    renew_before: Duration | None = None
+    check_interval: Duration = timedelta(hours=1)
+
+
 class KbsConfiguration(Document):
     api_version: Literal["kbs.dev/v1alpha1"] = KBS_API_VERSION
     kind: Literal["KbsConfiguration"] = KBS_KIND
@@ -62,3 +74,4 @@ class KbsConfiguration(Document):
     # The pod network `kbs init` applies after the addons; "none", like kubeadm, leaves the choice to the operator.
     pod_network: PodNetwork = "none"
     etcd_snapshots: EtcdSnapshots = field(default_factory=EtcdSnapshots)
+    certificate_renewal: CertificateRenewal = field(default_factory=CertificateRenewal)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootstrap.errors import ConfigError, KbsError
-from bootstrap.fsutil import atomic_write
+from bootstrap.fsutil import atomic_write, read_record
 
 if TYPE_CHECKING:
     from bootstrap.config.effective import KbsConfig
@@ -62,10 +62,7 @@ def status_path(cfg: KbsConfig) -> Path:
 
 
 def read_last(cfg: KbsConfig) -> LastRun | None:
-    try:
-        return LastRun(**json.loads(status_path(cfg).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
+    return read_record(status_path(cfg), LastRun)
 
 
 def summary(cfg: KbsConfig) -> str | None:

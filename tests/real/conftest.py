@@ -54,7 +54,9 @@ def testbed() -> TestBed:
     if missing:
         pytest.fail(f"test bed incomplete: {', '.join(missing)} missing in {bin_dir}; run `make testbed`")
     refs = _testbed("images").splitlines()
-    images = {ref.rsplit("/", 1)[-1].split(":")[0]: ref for ref in refs}
+    images: dict[str, str] = {}
+    for ref in refs:  # the default version's come first; the previous minor's (upgrade tests) do not replace them
+        images.setdefault(ref.rsplit("/", 1)[-1].split(":")[0], ref)
     client = docker.from_env()
     try:
         for ref in refs:

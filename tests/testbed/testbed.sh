@@ -9,6 +9,7 @@
 #   testbed.sh node-images DIR  print the directory of the image tars a node of that role preloads
 #   testbed.sh docker           only make sure a Docker engine answers
 #   testbed.sh gomod VER        (maintainers) write the wrapper Go module for a new Kubernetes version
+#   testbed.sh build VER        (maintainers) only build one version's binaries (no Docker, no images)
 #
 # Versions come from bootstrap/versions.toml, the table the product reads too, and for the node side (containerd,
 # runc, CNI plugins, crictl, CoreDNS, flannel) from tests/testbed/components.toml. Everything built lives under
@@ -44,6 +45,15 @@ for version, row in rows:
 PY
 }
 default_version() { version_table | awk '$4 == 1 { print $1 }'; }
+# The minor before the default (the upgrade tests' starting point): the newest row whose minor is one less.
+previous_version() {
+  version_table | awk -v d="$(default_version)" '
+    BEGIN { split(d, p, "."); want = p[2] - 1 }
+    { split($1, q, "."); if (q[2] == want) print $1 }' | sort -V | tail -n 1
+}
+# The versions whose whole control plane (binaries and images) the test bed builds: the default and the previous.
+full_versions() { default_version; previous_version; }
+is_full_version() { full_versions | grep -qx -- "$1"; }
 etcd_tag() { version_table | awk -v v="$1" '$1 == v { print $2 }'; }
 pause_tag() { version_table | awk -v v="$1" '$1 == v { print $3 }'; }
 coredns_tag() { version_table | awk -v v="$1" '$1 == v { print $5 }'; }
@@ -60,7 +70,18 @@ image_refs() {
   echo "$REGISTRY/kube-proxy:$v"
   flannel_image
   flannel_cni_image
+  previous_image_refs
   node_image_refs
+}
+
+# The previous minor's control plane (the upgrade tests' starting point): its own component images, and its
+# etcd and pause only where its tags differ from the default's (the same tag is the same image).
+previous_image_refs() {
+  local v d; v=$(previous_version) d=$(default_version)
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do echo "$REGISTRY/$c:$v"; done
+  [ "$(etcd_tag "$v")" = "$(etcd_tag "$d")" ] || echo "$REGISTRY/etcd:$(etcd_tag "$v")"
+  [ "$(pause_tag "$v")" = "$(pause_tag "$d")" ] || echo "$REGISTRY/pause:$(pause_tag "$v")"
 }
 
 # The pod network's images, tagged like upstream's (flannel's CNI plugin: components.toml says why its tag is
@@ -105,12 +126,15 @@ write_gomod() {
   say "wrote $dir/go.mod and go.sum"
 }
 
-# The default version gets the whole control plane plus kubectl and agnhost; older minors only kubeadm,
+# The default version gets the whole control plane plus kubectl and agnhost and the node side; the previous
+# minor (the upgrade tests start from it) its control plane, kubectl and kubelet; older minors only kubeadm,
 # which the manifest-fidelity tests compare against.
 commands_for() {
   if [ "$1" = "$(default_version)" ]; then
     echo cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubeadm test/images/agnhost \
       cmd/kubelet cmd/kube-proxy k8s.io/component-base/logs/kube-log-runner
+  elif [ "$1" = "$(previous_version)" ]; then
+    echo cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubeadm cmd/kubelet
   else
     echo cmd/kubeadm
   fi
@@ -406,9 +430,9 @@ files_sum() {
   done
 }
 
-build_images() {
-  local v; v=$(default_version)
-  local bin; bin=$(bin_dir "$v")
+# The control-plane images of one version: kube-apiserver, kube-controller-manager, kube-scheduler, etcd, pause.
+build_control_plane_images() {
+  local v=$1 bin; bin=$(bin_dir "$1")
   local c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     IMG_WORKDIR=/ IMG_ENTRYPOINT=/usr/local/bin/$c build_image "$REGISTRY/$c:$v" scratch.Dockerfile "$bin/$c"
@@ -416,6 +440,22 @@ build_images() {
   IMG_WORKDIR=/var/lib/etcd IMG_ENTRYPOINT=/usr/local/bin/etcd build_image "$REGISTRY/etcd:$(etcd_tag "$v")" \
     scratch.Dockerfile "$bin/etcd" "$bin/etcdctl" "$bin/etcdutl"
   build_image "$REGISTRY/pause:$(pause_tag "$v")" pause.Dockerfile "$bin/pause"
+}
+
+build_images() {
+  local v; v=$(default_version)
+  local bin; bin=$(bin_dir "$v")
+  build_control_plane_images "$v"
+  # The previous minor's; where its etcd or pause tag is the default's, the same inputs rebuild nothing.
+  local p; p=$(previous_version)
+  if [ "$(etcd_tag "$p")" = "$(etcd_tag "$v")" ] && [ "$(pause_tag "$p")" = "$(pause_tag "$v")" ]; then
+    local c
+    for c in kube-apiserver kube-controller-manager kube-scheduler; do
+      IMG_WORKDIR=/ IMG_ENTRYPOINT=/usr/local/bin/$c build_image "$REGISTRY/$c:$p" scratch.Dockerfile "$(bin_dir "$p")/$c"
+    done
+  else
+    build_control_plane_images "$p"
+  fi
   build_image "$REGISTRY/coredns/coredns:$(coredns_tag "$v")" coredns.Dockerfile "$bin/coredns"
   build_base_image
   local porter; porter=$(k8s_module_dir "$v")/test/images/agnhost/porter
@@ -543,6 +583,16 @@ check() {
   expect "flanneld" "$(run_in "$(flannel_image)" /opt/bin/flanneld --version)" "$(component_version flannel)"
   expect "worker node image" "$(run_in "$WORKER_NODE_IMAGE:$v" kubelet --version)" "Kubernetes $v"
   expect "control-plane node image" "$(run_in "$CONTROL_PLANE_NODE_IMAGE:$v" /opt/kbs/bin/python -c 'import docker, jinja2, cryptography; print("deps ok")')" "deps ok"
+  # The previous minor's control plane (the upgrade tests start from it).
+  local p; p=$(previous_version)
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    expect "$c in $REGISTRY/$c:$p" "$(run_in "$REGISTRY/$c:$p" "$c" --version)" "Kubernetes $p"
+  done
+  expect "kubectl $p" "$("$(bin_dir "$p")/kubectl" version --client 2>&1)" "Client Version: $p"
+  expect "kubelet $p" "$("$(bin_dir "$p")/kubelet" --version 2>&1)" "Kubernetes $p"
+  etag=$(etcd_tag "$p")
+  expect "etcd in $REGISTRY/etcd:$etag" "$(run_in "$REGISTRY/etcd:$etag" etcd --version)" "etcd Version: ${etag%-*}"
+  expect "pause $p" "$(run_in "$REGISTRY/pause:$(pause_tag "$p")" /pause -v)" "v$(pause_tag "$p")"
   # Every version's kubeadm must agree with the version table the product reads.
   local ver etcd pause _
   while read -r ver etcd pause _; do
@@ -556,7 +606,7 @@ check() {
 
 summary() {
   local v; v=$(default_version)
-  say "ready: Kubernetes $v (kubeadm also for $(version_table | awk '$4 == 0 { printf "%s ", $1 }'))"
+  say "ready: Kubernetes $v, the control plane of $(previous_version) (kubeadm also for $(version_table | awk '$4 == 0 { printf "%s ", $1 }'))"
   say "bin dir: $(bin_dir "$v")"
   image_refs | sed 's/^/testbed: image /' >&2
 }
@@ -568,8 +618,10 @@ all() {
   local ver _
   while read -r ver _ _ _; do build_k8s "$ver"; done < <(version_table)
   local v; v=$(default_version)
-  build_etcd "$v"
-  build_pause "$v"
+  for ver in $(full_versions); do
+    build_etcd "$ver"
+    build_pause "$ver"
+  done
   local name
   for name in $(component_names); do build_component "$name"; done
   build_images
@@ -589,6 +641,7 @@ main() {
     docker) ensure_docker ;;
     gomod) write_gomod "${2:?usage: testbed.sh gomod VERSION}" ;;
     gomod-etcd) write_etcd_gomod "${2:?usage: testbed.sh gomod-etcd ETCD_TAG}" ;;
+    build) build_k8s "${2:?usage: testbed.sh build VERSION}"; is_full_version "$2" && build_etcd "$2" ;;
     component) build_component "${2:?usage: testbed.sh component NAME}" ;;
     gomod-component) write_component_gomod "${2:?usage: testbed.sh gomod-component NAME}" ;;
     *) die "unknown command '$1' (all, bin-dir [VERSION], images, docker, gomod VERSION, gomod-etcd TAG)" ;;

@@ -118,6 +118,7 @@ class HTTPNodeAPI:
         self.kubeconfig = kubeconfig
         self._timeout = timeout
         self._client = self._make_client(timeout, timeout)
+        self._loaded = self._stamp()
         self._watch_lock = threading.Lock()
         self._watch_responses: list[Any] = []
 
@@ -140,6 +141,26 @@ class HTTPNodeAPI:
             ) from exc
         client.headers["User-Agent"] = USER_AGENT
         return client
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.kubeconfig.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_ino
+
+    def _reload_if_renewed(self) -> None:
+        """A kubeconfig rewritten since it was read (its client certificate renewed: kbs's automatic renewal
+        replaces the file atomically) is read again, as the kubelet picks up its rotated client certificate."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._loaded:
+            return
+        try:
+            fresh = self._make_client(self._timeout, self._timeout)
+        except APIServerError:
+            return  # keep the working client; try again at the next request
+        old, self._client, self._loaded = self._client, fresh, stamp
+        old.close()
 
     @property
     def server(self) -> str:
@@ -164,6 +185,7 @@ class HTTPNodeAPI:
         if body is not None:
             content = json.dumps(body).encode()
             headers["Content-Type"] = content_type
+        self._reload_if_renewed()
         try:
             response = self._client.request(method, path, content=content, headers=headers, params=params)
         except httpx2.HTTPError as exc:
