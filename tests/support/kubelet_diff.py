@@ -2,7 +2,8 @@
 compared field by field.
 
 `normalise` replaces what must differ between two nodes of one cluster, and nothing else: the node name (in the
-mirror pod's name, spec.nodeName and the owner reference), UIDs, resource versions, timestamps, IP addresses and
+mirror pod's name, spec.nodeName and the owner reference; the pod's name and config hash also inside messages such
+as a back-off's), UIDs, resource versions, timestamps, IP addresses and
 the hex part of container and image IDs. The *form* of an ID (`docker://` against `containerd://`, a repo digest
 against a bare `sha256:`) is kept: that is a difference a user sees, to be listed, not hidden.
 
@@ -64,30 +65,34 @@ def normalise(pod: Mapping[str, Any], node: str) -> dict[str, Any]:
     for key in _DROPPED_METADATA:
         meta.pop(key, None)
     name = meta.get("name", "")
+    renames: dict[str, str] = {}  # node-specific words inside messages: the pod's name, its config hash (its UID)
     if name.endswith(f"-{node}"):
-        meta["name"] = name[: -len(node)] + NODE
+        meta["name"] = renames[name] = name[: -len(node)] + NODE
     for ref in meta.get("ownerReferences", []):
         if ref.get("kind") == "Node" and ref.get("name") == node:
             ref["name"] = NODE
     annotations = meta.get("annotations", {})
     for key in ("kubernetes.io/config.hash", "kubernetes.io/config.mirror"):
         if key in annotations:
+            renames[annotations[key]] = HASH
             annotations[key] = HASH  # a hash of the pod as read on that node: it includes the node name
     spec = out.get("spec", {})
     if spec.get("nodeName") == node:
         spec["nodeName"] = NODE
-    return _placeholders(out)
+    return dict(_placeholders(out, renames=renames))
 
 
-def _placeholders(value: Any, key: str = "") -> Any:
+def _placeholders(value: Any, key: str = "", *, renames: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: _placeholders(v, k) for k, v in value.items()}
+        return {k: _placeholders(v, k, renames=renames) for k, v in value.items()}
     if isinstance(value, list):
         if key in _IP_LIST_FIELDS:
             return [{"ip": IP} for _ in value]
-        return [_placeholders(v, key) for v in value]
+        return [_placeholders(v, key, renames=renames) for v in value]
     if not isinstance(value, str):
         return value
+    for old, new in renames.items():
+        value = value.replace(old, new)
     if key in _IP_FIELDS or _IPV4.match(value):
         return IP
     if _TIMESTAMP.match(value):

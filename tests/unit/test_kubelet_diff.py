@@ -76,6 +76,14 @@ def test_normalise_replaces_what_differs_between_nodes_and_keeps_id_forms() -> N
     assert status["containerStatuses"][0]["imageID"] == f"sha256:{HEX}"
 
 
+def test_normalise_replaces_the_pod_name_and_hash_inside_messages() -> None:
+    pod = mirror("cp-1")
+    message = "back-off 10s restarting failed container=web pod=web-cp-1_default(hash-of-cp-1)"
+    pod["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+    waiting = normalise(pod, "cp-1")["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["message"] == f"back-off 10s restarting failed container=web pod=web-{NODE}_default(<config-hash>)"
+
+
 def test_normalise_leaves_its_argument_alone() -> None:
     pod = mirror("cp-1")
     before = copy.deepcopy(pod)

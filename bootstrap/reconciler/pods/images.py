@@ -38,9 +38,9 @@ def ensure_image(
         recorder.event("Warning", "ErrImageNeverPull", message, pod=pod, container=container)
         return Waiting("ErrImageNeverPull", message)
     if present and policy != "Always":
-        recorder.event(
-            "Normal", "Pulled", f'Container image "{image}" already present on machine', pod=pod, container=container
-        )
+        if container is not None:  # the sandbox's image: the kubelet's runtime finds it without an event
+            message = f'Container image "{image}" already present on machine'
+            recorder.event("Normal", "Pulled", message, pod=pod, container=container)
         return None
     key = f"{pod.uid}_{container}_{image}"
     if backoff.remaining_since_update(key) > 0:
