@@ -149,8 +149,9 @@ def test_the_running_pod_has_the_same_events_on_both_nodes(pair: Cluster) -> Non
 
 def crash_loop_snapshots(made: Cluster, name: str) -> dict[str, dict[str, Any]]:
     """Each node's mirror at the same point of the crash loop: waiting in CrashLoopBackOff after the same number
-    of restarts (at least two), each caught on its own. The kubelet shows the wait only from its pod worker's next
-    sync (about ten seconds after the exit) to the restart, so the two nodes are rarely there at the same moment."""
+    of restarts (at least two), each caught on its own. The kubelet shows the container terminated during a back-off
+    and the wait only when its pod worker syncs before the restart: at the back-off's end, or after its one-minute
+    resync once the back-off is longer (docs/kubelet-compatibility.md); so this comes about the fourth restart."""
     seen: dict[str, dict[int, dict[str, Any]]] = {node: {} for node in NODES}
 
     def check() -> dict[str, dict[str, Any]] | None:
