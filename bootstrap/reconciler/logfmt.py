@@ -1,6 +1,6 @@
 """Structured logs for the reconciler: one line per event, `key=value` pairs (logfmt) or JSON.
 
-    time=2026-11-23T18:40:01.123Z level=info msg="Started container" pod=kube-system/etcd-node1 container=etcd
+    time=2026-11-23T18:40:01.123Z level=info msg="Container started" pod=kube-system/etcd-node1 container=etcd
 
 Code logs through `log(logger, level, message, **fields)`; the fields travel in the record's `kbs` attribute, so
 the standard logging machinery (levels, handlers, pytest's caplog) keeps working.

@@ -82,7 +82,7 @@ spec:
         status = bed.status("web")
         assert status is not None and status.ready and status.container_statuses[0].restart_count == 0
         tail = log.read_bytes().split(b"Reconciler started")[-1].decode()
-        assert "Created container" not in tail and "Killing" not in tail and "Stopping container" not in tail
+        assert "reason=Created" not in tail and "Killing" not in tail and "Stopping container" not in tail
     finally:
         second.terminate()
         second.wait(20)

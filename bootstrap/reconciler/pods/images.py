@@ -1,7 +1,7 @@
 """Image pulls per imagePullPolicy, with the kubelet's events and its pull backoff (ErrImagePull, ImagePullBackOff).
 
     Never          present -> use it; missing -> ErrImageNeverPull
-    IfNotPresent   present -> "already present on machine"; missing -> pull
+    IfNotPresent   present -> "already present on machine and can be accessed by the pod"; missing -> pull
     Always         pull every time a container is created
 
 A failed pull records a backoff (10 s doubling to 300 s, the same flowcontrol backoff as crash loops); while it
@@ -38,9 +38,10 @@ def ensure_image(
         recorder.event("Warning", "ErrImageNeverPull", message, pod=pod, container=container)
         return Waiting("ErrImageNeverPull", message)
     if present and policy != "Always":
-        recorder.event(
-            "Normal", "Pulled", f'Container image "{image}" already present on machine', pod=pod, container=container
-        )
+        if container is not None:  # the sandbox's image: the kubelet's runtime finds it without an event
+            # the kubelet's words since v1.35 (KubeletEnsureSecretPulledImages on by default)
+            message = f'Container image "{image}" already present on machine and can be accessed by the pod'
+            recorder.event("Normal", "Pulled", message, pod=pod, container=container)
         return None
     key = f"{pod.uid}_{container}_{image}"
     if backoff.remaining_since_update(key) > 0:

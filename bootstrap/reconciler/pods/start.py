@@ -96,11 +96,11 @@ def start_container(
         reason = "CreateContainerConfigError" if exc.reason == "CreateContainerConfigError" else "CreateContainerError"
         recorder.event("Warning", "Failed", f"Error: {exc.message}", pod=ref, container=container.name)
         return Waiting(reason, exc.message), constants.POD_WORKER_ERROR_BACKOFF
-    recorder.event("Normal", "Created", f"Created container: {container.name}", pod=ref, container=container.name)
+    recorder.event("Normal", "Created", "Container created", pod=ref, container=container.name)  # the kubelet's words
     try:
         runtime.start(container_id)
     except RuntimeOperationError as exc:
         recorder.event("Warning", "Failed", f"Error: {exc.message}", pod=ref, container=container.name)
         return Waiting("RunContainerError", exc.message), 0.1  # the dead record goes through the crash-loop backoff
-    recorder.event("Normal", "Started", f"Started container {container.name}", pod=ref, container=container.name)
+    recorder.event("Normal", "Started", "Container started", pod=ref, container=container.name)
     return None, None

@@ -146,7 +146,7 @@ def test_pod_events_name_the_static_pod_and_the_container(cluster: Cluster) -> N
         "fieldPath": "spec.containers{c}",
     }
     assert started["source"] == {"component": "kubelet", "host": NODE}
-    assert started["message"] == "Started container c"
+    assert started["message"] == "Container started"
 
 
 def test_liveness_failure_is_an_unhealthy_event(cluster: Cluster) -> None:
