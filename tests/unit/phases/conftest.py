@@ -15,6 +15,7 @@ from bootstrap.config import load_config
 from bootstrap.config.effective import KbsConfig
 from bootstrap.kube.memory import MemoryAPI
 from bootstrap.phases.context import InitData, InitOptions
+from tests.support.reporter import Collect
 
 CONFIG = """\
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -36,23 +37,6 @@ reconciler:
   runDir: {root}/run/kbs
   logDir: {root}/var/log/kbs
 """
-
-
-class Collect:
-    """A Reporter that keeps what the phases say."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def line(self, phase: str, text: str) -> None:
-        self.lines.append(f"[{phase}] {text}")
-
-    def detail(self, text: str) -> None:
-        self.lines.append(text)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 def make_cfg(root: Path, mode: str = "none") -> KbsConfig:

@@ -10,7 +10,8 @@ from bootstrap.kube import clusterinfo
 from bootstrap.kube.memory import MemoryAPI
 from bootstrap.phases import bootstrap_token, mark_control_plane, show_join_command, upload_config
 from bootstrap.phases.context import InitData
-from tests.unit.phases.conftest import Collect, write_ca
+from tests.support.reporter import Collect
+from tests.unit.phases.conftest import write_ca
 
 
 def test_upload_config_stores_the_cluster_configuration_and_converges(data: InitData, api: MemoryAPI) -> None:

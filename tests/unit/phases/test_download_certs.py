@@ -13,7 +13,7 @@ from bootstrap.cli.main import cli
 from bootstrap.kube import copycerts, discovery
 from bootstrap.kube.memory import MemoryAPI
 from bootstrap.phases import download_certs
-from tests.unit.phases.conftest import Collect
+from tests.support.reporter import Collect
 
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 TOKEN = "abcdef.0123456789abcdef"

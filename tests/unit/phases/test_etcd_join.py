@@ -11,7 +11,8 @@ import yaml
 from bootstrap.etcd import members as etcd
 from bootstrap.phases import etcd_join
 from bootstrap.phases.context import InitData
-from tests.unit.phases.conftest import Collect, make_cfg
+from tests.support.reporter import Collect
+from tests.unit.phases.conftest import make_cfg
 
 FIRST = etcd.Member(0xA1, "cp-1", ("https://10.0.0.1:2380",), ("https://10.0.0.1:2379",), False)
 NOT_SYNCED = (

@@ -10,7 +10,8 @@ from bootstrap.errors import PreflightError
 from bootstrap.phases import ledger as ledgers
 from bootstrap.phases import ports, preflight
 from bootstrap.phases.context import InitData, InitOptions
-from tests.unit.phases.conftest import Collect, make_cfg
+from tests.support.reporter import Collect
+from tests.unit.phases.conftest import make_cfg
 
 
 def _only(*checks: preflight.CheckFn) -> tuple[preflight.CheckFn, ...]:

@@ -13,7 +13,8 @@ from bootstrap.config.effective import KbsConfig
 from bootstrap.errors import WaitTimeoutError
 from bootstrap.phases import dryrun, health, supervise, wait_control_plane
 from bootstrap.phases.context import InitData, InitOptions
-from tests.unit.phases.conftest import Collect, make_cfg
+from tests.support.reporter import Collect
+from tests.unit.phases.conftest import make_cfg
 
 FAKE_RECONCILER = [sys.executable, "-c", "import time; time.sleep(60)", "kbs", "reconcile"]
 

@@ -18,7 +18,8 @@ from bootstrap.kube import token as tokens
 from bootstrap.kube.memory import MemoryAPI
 from bootstrap.phases import bootstrap_token, preflight, show_join_command, upload_certs
 from bootstrap.phases.context import InitData, InitOptions
-from tests.unit.phases.conftest import CONFIG, Collect, write_ca
+from tests.support.reporter import Collect
+from tests.unit.phases.conftest import CONFIG, write_ca
 
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 OTHER_KEY = "ff" * 32

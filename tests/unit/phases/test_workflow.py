@@ -7,7 +7,7 @@ import pytest
 from bootstrap.errors import ConfigError, KbsError
 from bootstrap.phases.init import INIT
 from bootstrap.phases.workflow import Outcome, Phase, Workflow
-from tests.unit.phases.conftest import Collect
+from tests.support.reporter import Collect
 
 
 def _flow(calls: list[str], changed: set[str] = frozenset(), fail: str = "") -> Workflow[None]:  # type: ignore[assignment]

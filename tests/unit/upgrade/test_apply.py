@@ -12,17 +12,7 @@ from bootstrap.upgrade import waiting
 from bootstrap.upgrade.apply import ApplyOptions, apply, current_version
 from bootstrap.upgrade.plan import UpgradeError
 from bootstrap.upgrade.state import UpgradeState
-
-
-class Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def line(self, phase: str, text: str) -> None:
-        self.lines.append(f"[{phase}] {text}")
-
-    def detail(self, text: str) -> None:
-        self.lines.append(text)
+from tests.support.reporter import Collect
 
 
 def _cfg(tmp_path: Path, version: str = "v1.37.2") -> KbsConfig:
@@ -76,7 +66,7 @@ def test_an_interrupted_rollback_is_finished_by_the_next_run(tmp_path: Path) -> 
         seen.append(component)
         return waiting.Observation("h", (f"registry.k8s.io/{component}:{OLD[component]}",), True)
 
-    out = Lines()
+    out = Collect()
     with pytest.raises(UpgradeError, match=r"was rolled back; the node runs v1\.36\.3 again"):
         apply(cfg, ApplyOptions("v1.37.2", timeout=5), out, observe=observe)
     for component, tag in OLD.items():
@@ -91,7 +81,7 @@ def test_another_target_while_a_journal_exists_is_refused(tmp_path: Path) -> Non
     state_dir.mkdir(parents=True)
     UpgradeState("v1.37.2", "v1.36.3", str(tmp_path / "b")).save(state_dir)
     with pytest.raises(UpgradeError, match=r"an upgrade to v1.37.2 was interrupted") as info:
-        apply(cfg, ApplyOptions("v1.37.1"), Lines())
+        apply(cfg, ApplyOptions("v1.37.1"), Collect())
     assert "kbs upgrade apply v1.37.2" in (info.value.hint or "")
 
 
@@ -100,6 +90,6 @@ def test_skipping_a_minor_is_refused_before_anything_is_written(tmp_path: Path) 
     _write(cfg.manifests_dir, {**OLD, "kube-apiserver": "v1.35.4"})
     before = {p.name: p.read_text() for p in cfg.manifests_dir.iterdir()}
     with pytest.raises(UpgradeError, match="one minor at a time"):
-        apply(cfg, ApplyOptions("v1.37.2"), Lines())
+        apply(cfg, ApplyOptions("v1.37.2"), Collect())
     assert {p.name: p.read_text() for p in cfg.manifests_dir.iterdir()} == before
     assert not (tmp_path / "k8s/tmp").exists()
