@@ -90,7 +90,9 @@ def list_pod_containers(cfg: KbsConfig, namespace: str | None = None, pod: str |
     if namespace is not None:
         filters.append(f"{POD_NAMESPACE}={namespace}")
     with docker_client(cfg) as client:
-        found = client.containers.list(all=True, filters={"label": filters})
+        # ignore_removed: the SDK inspects each listed container; one the reconciler removes in between is skipped
+        # rather than failing the whole listing with NotFound (seen during `etcd snapshot restore`).
+        found = client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
         return [_from_docker(c) for c in found]
 
 
