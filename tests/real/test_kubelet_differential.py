@@ -151,7 +151,8 @@ def crash_loop_snapshots(made: Cluster, name: str) -> dict[str, dict[str, Any]]:
     """Each node's mirror at the same point of the crash loop: waiting in CrashLoopBackOff after the same number
     of restarts (at least two), each caught on its own. The kubelet shows the container terminated during a back-off
     and the wait only when its pod worker syncs before the restart: at the back-off's end, or after its one-minute
-    resync once the back-off is longer (docs/kubelet-compatibility.md); so this comes about the fourth restart."""
+    resync once the back-off is longer (docs/kubelet-compatibility.md); so this comes about the fourth restart:
+    the 10+20+40+80 s back-offs, then up to the kubelet's one-minute resync, longer on a loaded machine."""
     seen: dict[str, dict[int, dict[str, Any]]] = {node: {} for node in NODES}
 
     def check() -> dict[str, dict[str, Any]] | None:
@@ -164,7 +165,7 @@ def crash_loop_snapshots(made: Cluster, name: str) -> dict[str, dict[str, Any]]:
         common = sorted(set(seen[KBS]) & set(seen[KUBELET]))
         return {node: seen[node][common[0]] for node in NODES} if common else None
 
-    return wait_until(f"{name} in CrashLoopBackOff after the same restarts on both nodes", check, timeout=180)
+    return wait_until(f"{name} in CrashLoopBackOff after the same restarts on both nodes", check, timeout=420)
 
 
 def test_a_crash_looping_container_looks_the_same_on_both_nodes(pair: Cluster) -> None:
