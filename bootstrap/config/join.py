@@ -18,7 +18,7 @@ from bootstrap.config.effective import KbsConfig
 from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND, KBS_API_VERSION, KBS_KIND, KUBEADM_API_VERSION
 from bootstrap.config.loader import RawConfig, from_raw
 from bootstrap.config.overrides import Overrides
-from bootstrap.config.yamlio import load_documents
+from bootstrap.config.yamlio import config_documents, read_config_text
 from bootstrap.errors import ConfigError
 
 JOIN_KIND = "JoinConfiguration"
@@ -50,18 +50,9 @@ def _mapping(value: object, where: str) -> dict[str, Any]:
 def read_join_file(path: Path) -> JoinFile:
     """Read a `kbs join --config` file: one JoinConfiguration (kubeadm.k8s.io/v1beta4), optionally a
     KbsConfiguration; other documents are refused (an InitConfiguration here is a mistake worth saying)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}", hint="pass an existing file to --config") from exc
     join: dict[str, Any] | None = None
     kbs: dict[str, Any] | None = None
-    for index, doc in enumerate(load_documents(text, str(path)), start=1):
-        if doc is None:
-            continue
-        where = f"{path} (document {index})"
-        if not isinstance(doc, dict):
-            raise ConfigError(f"{where}: expected a mapping with apiVersion and kind")
+    for where, doc in config_documents(read_config_text(path), str(path)):
         kind, api_version = doc.get("kind"), doc.get("apiVersion")
         if kind == JOIN_KIND:
             if api_version != KUBEADM_API_VERSION:

@@ -24,7 +24,7 @@ from bootstrap.config.kinds import CLUSTER_KIND, INIT_KIND, KBS_API_VERSION, KBS
 from bootstrap.config.kubeadm import ClusterConfiguration, InitConfiguration
 from bootstrap.config.overrides import OVERRIDE_TARGETS, Overrides
 from bootstrap.config.types import Document, decode
-from bootstrap.config.yamlio import load_documents
+from bootstrap.config.yamlio import config_documents, read_config_text
 from bootstrap.errors import ConfigError
 
 MODELS: dict[str, type[Document]] = {
@@ -49,25 +49,12 @@ class RawConfig:
 
 def read_file(path: Path) -> RawConfig:
     """Read and sort the documents of a config file (no validation of their fields yet)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(
-            f"cannot read config file {path}: {reason}", hint="pass an existing file to --config"
-        ) from exc
-    return split_documents(text, str(path))
+    return split_documents(read_config_text(path), str(path))
 
 
 def split_documents(text: str, name: str) -> RawConfig:
     raw = RawConfig(docs={}, where={}, notes=[])
-    documents = load_documents(text, name)
-    for index, doc in enumerate(documents, start=1):
-        if doc is None:
-            continue
-        label = f"{name} (document {index})"
-        if not isinstance(doc, dict):
-            raise ConfigError(f"{label}: expected a mapping with apiVersion and kind, got {type(doc).__name__}")
+    for label, doc in config_documents(text, name):
         api_version, kind = doc.get("apiVersion"), doc.get("kind")
         if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
             raise ConfigError(

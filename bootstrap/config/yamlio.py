@@ -6,6 +6,8 @@ last, which would make kbs act on a value the operator may not have meant). Erro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -44,6 +46,29 @@ def load_documents(text: str, name: str) -> list[Any]:
         raise ConfigError(f"{name}: {at}malformed YAML: {problem}", hint="fix the YAML syntax and run again") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: malformed YAML: {exc}") from None
+
+
+def read_config_text(path: Path) -> str:
+    """A --config file's text; a missing or unreadable file is a ConfigError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(
+            f"cannot read config file {path}: {reason}", hint="pass an existing file to --config"
+        ) from exc
+
+
+def config_documents(text: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The non-empty documents of a config stream, each with its label ("NAME (document N)") for errors; a
+    document that is not a mapping is a ConfigError."""
+    for index, doc in enumerate(load_documents(text, name), start=1):
+        if doc is None:
+            continue
+        label = f"{name} (document {index})"
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{label}: expected a mapping with apiVersion and kind, got {type(doc).__name__}")
+        yield label, doc
 
 
 def dump_documents(docs: list[dict[str, Any]]) -> str:
