@@ -34,8 +34,9 @@ unit: venv
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 # The whole suite: lint, unit tests, and the real tests on the test bed. pytest's "no tests" (exit 5) fails.
+# The 25 slowest steps are listed at the end: the suite's time budget is watched there (docs/testing.md).
 test: venv testbed tools lint
-	$(BIN)/pytest tests -q $(PYTEST_ARGS)
+	$(BIN)/pytest tests -q --durations=25 $(PYTEST_ARGS)
 
 # A real single-node control plane on this machine with the embedded default configuration (/etc/kubernetes).
 KUBECTL = $$(tests/testbed/testbed.sh bin-dir)/kubectl --kubeconfig /etc/kubernetes/admin.conf
