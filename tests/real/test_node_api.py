@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import pty
+import select
 import socket
 import ssl
 import struct
@@ -26,9 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.real.conftest import TestBed
-from tests.support.mirror_plane import Plane, control_plane
+from tests.support import metrics_server
+from tests.support.mirror_plane import Plane, control_plane, output_with
 from tests.support.wait import wait_until
 
 NODE = "kbs-nodeapi-e2e"
@@ -36,6 +39,10 @@ READ_PORT = 22250
 WEB_PORT = 18091
 FILES_PORT = 18092
 BIG = 50 * 1024 * 1024
+METRICS_SERVER_PORT = 22443
+# The API server reaches metrics-server at its endpoint (the host's IP): a kbs node has no kube-proxy for
+# ClusterIPs (tests/support/metrics_server.py).
+AGGREGATOR_ROUTING = "apiServer:\n  extraArgs:\n  - {name: enable-aggregator-routing, value: 'true'}\n"
 
 
 def shell_manifest(agnhost: str) -> str:
@@ -55,13 +62,17 @@ spec:
   - name: ticker
     image: {agnhost}
     command: [sh, -c, 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done']
+  - name: echo
+    image: {agnhost}
+    stdin: true
+    command: [sh, -c, 'while read -r line; do echo "echo: $line"; done; sleep 3600']
 """
 
 
 @pytest.fixture(scope="module")
 def plane(testbed: TestBed, control_plane_lock: None) -> Iterator[Plane]:
     extra = {"na-shell": shell_manifest(testbed.images["agnhost"])}
-    with control_plane(testbed, node=NODE, port=READ_PORT, extra=extra) as p:
+    with control_plane(testbed, node=NODE, port=READ_PORT, extra=extra, cluster_extra=AGGREGATOR_ROUTING) as p:
         pod = f"na-shell-{NODE}"
 
         def running() -> bool:
@@ -69,7 +80,7 @@ def plane(testbed: TestBed, control_plane_lock: None) -> Iterator[Plane]:
             if not out.lstrip().startswith("{"):
                 return False
             statuses = json.loads(out).get("status", {}).get("containerStatuses") or []
-            return len(statuses) == 3 and all("running" in s["state"] for s in statuses)
+            return len(statuses) == 4 and all("running" in s["state"] for s in statuses)
 
         wait_until("na-shell running in its mirror", lambda: running() or None, timeout=180)
         yield p
@@ -204,6 +215,30 @@ def test_attach_shows_the_containers_output(plane: Plane) -> None:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(3)]
         assert all(line.startswith(b"tick ") for line in lines), lines
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_attach_with_stdin_reaches_the_containers_stdin(plane: Plane) -> None:
+    command = [*_kubectl_command(plane), "attach", "-i", "-n", "default", POD, "-c", "echo"]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        got: list[bytes] = []
+        for word in (b"one", b"two"):
+            # until the attach is established, a line may reach nobody: send again until it is echoed
+            def echoed(word: bytes = word) -> bool | None:
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(word + b"\n")
+                proc.stdin.flush()
+                ready, _, _ = select.select([proc.stdout], [], [], 2)
+                if not ready:
+                    return None
+                got.append(proc.stdout.readline())
+                return got[-1] == b"echo: " + word + b"\n" or None
+
+            wait_until(f"{word.decode()} echoed through kubectl attach -i", echoed, timeout=60)
     finally:
         proc.kill()
         proc.wait()
@@ -476,3 +511,84 @@ def test_stats_summary_and_metrics_resource_through_the_api_servers_node_proxy(p
     assert f"container_cpu_usage_seconds_total{labels} " in metrics
     assert f"container_memory_working_set_bytes{labels} " in metrics
     assert "node_cpu_usage_seconds_total " in metrics and "node_memory_working_set_bytes " in metrics
+
+
+def test_metrics_and_metrics_probes_with_the_kubelets_names_behind_nodes_metrics(plane: Plane, tmp_path: Path) -> None:
+    base = f"/api/v1/nodes/{NODE}/proxy"
+    lines = plane.kubectl("get", "--raw", f"{base}/metrics").splitlines()
+    assert f'kubelet_node_name{{node="{NODE}"}} 1' in lines
+    running_pods = next(int(line.split()[1]) for line in lines if line.startswith("kubelet_running_pods "))
+    assert running_pods >= 5  # etcd, the three control-plane components, na-shell
+    assert any(line.startswith('kubelet_running_containers{container_state="running"} ') for line in lines)
+    # etcd's liveness probe (kubeadm's manifest: 10 s period, after its startup probe) is counted as it runs
+    etcd = f'container="etcd",pod="etcd-{NODE}",namespace="kube-system"'
+    wanted = f'prober_probe_total{{probe_type="Liveness",result="successful",{etcd},pod_uid="'
+    probes = output_with(
+        "etcd's liveness runs in /metrics/probes",
+        lambda: plane.kubectl("get", "--raw", f"{base}/metrics/probes"),
+        wanted,
+    )
+    assert f'prober_probe_duration_seconds_count{{probe_type="Liveness",{etcd}}} ' in probes
+    # the node's own authorization: nodes/metrics, not nodes/proxy
+    pki = plane.kubernetes_dir / "pki"
+    plane.kubectl("create", "clusterrole", "kbs-e2e-node-metrics", "--verb=get", "--resource=nodes/metrics")
+    plane.kubectl(
+        "create", "clusterrolebinding", "kbs-e2e-node-metrics", "--clusterrole=kbs-e2e-node-metrics", "--user=kbs-e2e-m"
+    )
+    try:
+        reader = _client_cert(tmp_path, pki, "kbs-e2e-m")
+        nobody = _client_cert(tmp_path, pki, "kbs-e2e-nobody")
+
+        def metrics_allowed() -> bool | None:
+            return _node_get(plane, "/metrics", cert=reader) == 200 or None
+
+        wait_until("the RBAC grant seen by the API server", metrics_allowed, timeout=30)
+        assert _node_get(plane, "/metrics/probes", cert=reader) == 200
+        assert _node_get(plane, "/pods", cert=reader) == 403  # nodes/metrics only
+        assert _node_get(plane, "/metrics", cert=nobody) == 403
+    finally:
+        plane.kubectl("delete", "clusterrolebinding", "kbs-e2e-node-metrics", check=False)
+        plane.kubectl("delete", "clusterrole", "kbs-e2e-node-metrics", check=False)
+
+
+# --- kubectl top: metrics-server on the kbs node ----------------------------------------------------------------
+
+
+def test_kubectl_top_shows_the_node_and_its_static_pods_through_metrics_server(plane: Plane, tmp_path: Path) -> None:
+    pki = plane.kubernetes_dir / "pki"
+    config_dir = plane.root / "metrics-server"
+    config_dir.mkdir(mode=0o755)
+    crt, key = _client_cert(tmp_path, pki, metrics_server.USER)
+    admin = yaml.safe_load((plane.kubernetes_dir / "admin.conf").read_text())
+    server = admin["clusters"][0]["cluster"]["server"]
+    (config_dir / "kubeconfig").write_text(
+        metrics_server.kubeconfig(server, (pki / "ca.crt").read_bytes(), crt.read_bytes(), key.read_bytes())
+    )
+    (config_dir / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
+    for name in ("kubeconfig", "ca.crt"):  # metrics-server runs as user 1000, as upstream's manifest says
+        os.chown(config_dir / name, 1000, 1000)
+        (config_dir / name).chmod(0o600)
+    objects = tmp_path / "metrics-server.yaml"
+    objects.write_text(metrics_server.API_OBJECTS)
+    image = plane.testbed.images["metrics-server"]
+    try:
+        plane.kubectl("apply", "-f", str(objects))
+        plane.write_manifest("metrics-server", metrics_server.static_pod(image, METRICS_SERVER_PORT, str(config_dir)))
+        node_top = output_with(
+            "kubectl top node", lambda: plane.kubectl("top", "node", check=False), NODE, "MEMORY", timeout=180
+        )
+        row = next(line.split() for line in node_top.splitlines() if line.startswith(NODE))
+        assert row[1].endswith("m") and row[3].endswith("Mi"), node_top  # CPU(cores) in millicores, MEMORY in Mi
+        pods = (f"etcd-{NODE}", f"kube-apiserver-{NODE}", f"kube-scheduler-{NODE}", f"metrics-server-{NODE}")
+        top = output_with(
+            "kubectl top pod -n kube-system",
+            lambda: plane.kubectl("top", "pod", "-n", "kube-system", check=False),
+            *pods,
+            timeout=120,
+        )
+        etcd = next(line.split() for line in top.splitlines() if line.startswith(f"etcd-{NODE}"))
+        assert etcd[1].endswith("m") and etcd[2].endswith("Mi") and int(etcd[2][:-2]) > 0, top
+    finally:
+        plane.kubectl("delete", "-f", str(objects), "--ignore-not-found", check=False)
+        (plane.manifests / "metrics-server.yaml").unlink(missing_ok=True)
+        wait_until("metrics-server gone", lambda: not plane.containers("metrics-server") or None, timeout=60)

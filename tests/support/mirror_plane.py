@@ -127,19 +127,28 @@ def remove_instance_containers(instance: str) -> None:
 
 @contextlib.contextmanager
 def control_plane(
-    testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None = None, grant_logs: bool = True
+    testbed: TestBed,
+    *,
+    node: str,
+    port: int,
+    extra: dict[str, str] | None = None,
+    grant_logs: bool = True,
+    cluster_extra: str = "",
 ) -> Iterator[Plane]:
+    """`cluster_extra`: YAML lines added to the ClusterConfiguration (e.g. the API server's extraArgs)."""
     # The caller holds conftest's control_plane_lock; exclusive_ports also waits out a control plane started by hand.
     with (
         exclusive_ports((port,)),
-        _control_plane(testbed, node=node, port=port, extra=extra, grant_logs=grant_logs) as plane,
+        _control_plane(
+            testbed, node=node, port=port, extra=extra, grant_logs=grant_logs, cluster_extra=cluster_extra
+        ) as plane,
     ):
         yield plane
 
 
 @contextlib.contextmanager
 def _control_plane(
-    testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None, grant_logs: bool
+    testbed: TestBed, *, node: str, port: int, extra: dict[str, str] | None, grant_logs: bool, cluster_extra: str
 ) -> Iterator[Plane]:
     root = Path(tempfile.mkdtemp(prefix=f"kbs-{node}-"))
     instance = f"{node}-{os.getpid()}"
@@ -147,7 +156,7 @@ def _control_plane(
     try:
         config = root / "kbs.yaml"
         config.write_text(
-            CONFIG.format(root=root, node=node, port=port, healthz=port - 2, cluster_extra="")
+            CONFIG.format(root=root, node=node, port=port, healthz=port - 2, cluster_extra=cluster_extra)
         )  # not used in process
         _kbs(config, "certs", "generate")
         _kbs(config, "render")

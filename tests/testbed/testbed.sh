@@ -70,6 +70,7 @@ image_refs() {
   echo "$REGISTRY/kube-proxy:$v"
   flannel_image
   flannel_cni_image
+  metrics_server_image
   previous_image_refs
   node_image_refs
 }
@@ -94,6 +95,8 @@ flannel_cni_image() {
 }
 
 k8s_module_dir() { printf '%s/k8s.io/kubernetes@%s\n' "$GOMODCACHE" "$1"; }
+# metrics-server, tagged like upstream's release image (components.toml says which version and why).
+metrics_server_image() { echo "$REGISTRY/metrics-server/metrics-server:$(component_version metrics-server)"; }
 agnhost_version() { cat "$(k8s_module_dir "$(default_version)")/test/images/agnhost/VERSION"; }
 
 # --- wrapper modules ---------------------------------------------------------------------------------------
@@ -465,6 +468,7 @@ build_images() {
   build_image "$(flannel_image)" flannel.Dockerfile "$bin/flanneld" "$bin/install-conf"
   build_image "$(flannel_cni_image)" flannel-cni-plugin.Dockerfile "$bin/cni/flannel"
   build_image "$LB_IMAGE" haproxy.Dockerfile "$HERE/image/haproxy/kbs-lb"
+  build_image "$(metrics_server_image)" metrics-server.Dockerfile "$bin/metrics-server"
   build_node_images
 }
 
@@ -581,6 +585,9 @@ check() {
   local ctag; ctag=$(coredns_tag "$v")
   expect "coredns" "$(run_in "$REGISTRY/coredns/coredns:$ctag" /coredns -version)" "CoreDNS-${ctag#v}"
   expect "flanneld" "$(run_in "$(flannel_image)" /opt/bin/flanneld --version)" "$(component_version flannel)"
+  local ms; ms=$(metrics_server_image)
+  expect "metrics-server" "$(run_in "$ms" /metrics-server --version)" "$(component_version metrics-server)"
+  expect "metrics-server's user and entrypoint" "$(docker image inspect -f '{{.Config.User}} {{json .Config.Entrypoint}}' "$ms")" '65534 ["/metrics-server"]'
   expect "worker node image" "$(run_in "$WORKER_NODE_IMAGE:$v" kubelet --version)" "Kubernetes $v"
   expect "control-plane node image" "$(run_in "$CONTROL_PLANE_NODE_IMAGE:$v" /opt/kbs/bin/python -c 'import docker, jinja2, cryptography; print("deps ok")')" "deps ok"
   # The previous minor's control plane (the upgrade tests start from it).

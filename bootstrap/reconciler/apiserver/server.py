@@ -13,7 +13,8 @@ answers cached 5 minutes when allowed and 30 s when denied. Then:
     GET /pods                                   the static pods as a PodList
     GET /healthz                                ok
     GET /stats/summary, /metrics/resource       the node's and pods' CPU and memory (stats.py), for metrics-server
-    anything else                               404 (/metrics, /run, /checkpoint, ...: not served)
+    GET /metrics, /metrics/probes               the kubelet's pod/container gauges and probe counters (metrics.py)
+    anything else                               404 (/metrics/cadvisor, /run, /checkpoint, ...: not served)
 
 One thread per connection (ThreadingHTTPServer); the TLS handshake happens on that thread, not the acceptor's.
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bootstrap.errors import APIServerError, KbsError
+from bootstrap.reconciler import metrics
 from bootstrap.reconciler.apiserver import logs, spdy, stats, streaming
 from bootstrap.reconciler.apiserver.client import NodeAPI, unreachable
 from bootstrap.reconciler.httpserve import BackgroundHTTPServer
@@ -50,11 +52,16 @@ HANDSHAKE_TIMEOUT = 10.0
 _VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 _UNSERVED = ("run", "stats", "metrics", "logs", "spec", "checkpoint", "configz")  # but for the paths below
 _STATS_PATHS = ("/stats/summary", "/metrics/resource")
+_METRICS_PATHS = ("/metrics", "/metrics/probes")
 _STREAMING = ("exec", "attach", "portForward")
 _FINE_GRAINED = (("/pods", "pods"), ("/healthz", "healthz"), ("/configz", "configz"), ("/runningpods", "pods"))
 _COARSE = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"), ("/checkpoint", "checkpoint"))
 TOKEN_TTL = 120.0
 MAX_STREAMING_SESSIONS = 64  # exec/attach/port-forward connections at once; more get 429
+# Small SPDY frames (replies, a command's last output, its exit status) go out at once instead of waiting for
+# the peer's delayed ACK (Nagle): up to 40 ms per exec otherwise. Go, and so the kubelet, sets it on every
+# TCP connection by default.
+NO_DELAY = True
 
 
 class Authorizer:
@@ -202,6 +209,8 @@ class _TLSServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(HANDSHAKE_TIMEOUT)
+        if NO_DELAY:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -301,10 +310,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if url.path.rstrip("/") in _STATS_PATHS and self.app.streams is not None:
             self._stats(url.path.rstrip("/"))
+        elif url.path.rstrip("/") in _METRICS_PATHS and self.command in ("GET", "HEAD"):
+            self._metrics(url.path.rstrip("/"))
         elif head in _STREAMING and len(parts) >= 3:
             self._stream(head, parts[1:], urllib.parse.parse_qs(url.query))
         elif head in _UNSERVED:
-            served = "containerLogs, exec, attach, portForward, stats/summary, metrics/resource, pods and healthz"
+            served = "containerLogs, exec, attach, portForward, stats/summary, metrics, pods and healthz"
             self._text(404, f"/{head} is not served by this node: kbs's reconciler serves {served} only\n")
         elif self.command not in ("GET", "HEAD"):
             self._text(405, f"{self.command} is not served by this node: its read API serves GET only\n")
@@ -381,13 +392,15 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/stats/summary":
             self._json(200, stats.summary(app.node_name, node, stats.boot_time(), pods, app.rates))
         else:
-            raw = stats.resource_metrics(node, pods, failed).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(raw)
+            self._send(200, stats.resource_metrics(node, pods, failed).encode(), metrics.CONTENT_TYPE)
+
+    def _metrics(self, path: str) -> None:
+        app = self.app
+        if path == "/metrics/probes":
+            body = metrics.PROBES.render()
+        else:
+            body = metrics.node_metrics(app.node_name, app.runtime.list(), len(app.statuses()))
+        self._send(200, body.encode(), metrics.CONTENT_TYPE)
 
     def _stream(self, head: str, parts: list[str], query: dict[str, list[str]]) -> None:
         app = self.app
@@ -471,18 +484,14 @@ class _Handler(BaseHTTPRequestHandler):
         raise streaming.StreamRequestError(400, f"pod {status.name} has no running sandbox to forward ports into")
 
     def _text(self, code: int, body: str) -> None:
-        raw = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(raw)
+        self._send(code, body.encode(), "text/plain; charset=utf-8")
 
     def _json(self, code: int, body: object) -> None:
-        raw = json.dumps(body).encode()
+        self._send(code, json.dumps(body).encode(), "application/json")
+
+    def _send(self, code: int, raw: bytes, content_type: str) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         if self.command != "HEAD":

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bootstrap.reconciler.metrics import escape
 from bootstrap.reconciler.runtime import ContainerRecord
 from bootstrap.reconciler.status import parse_time
 
@@ -182,9 +183,9 @@ def resource_metrics(
         return int(when.timestamp() * 1000)
 
     for (namespace, name, _), containers in sorted(pods.items()):
-        pod_labels = f'namespace="{_escape(namespace)}",pod="{_escape(name)}"'
+        pod_labels = f'namespace="{escape(namespace)}",pod="{escape(name)}"'
         for c in containers:
-            labels = f'{{container="{_escape(c.record.container_name)}",{pod_labels}}}'
+            labels = f'{{container="{escape(c.record.container_name)}",{pod_labels}}}'
             at = ms(c.sample.when)
             lines["container_cpu_usage_seconds_total"].append(f"{labels} {c.sample.cpu_ns / 1e9:.9f} {at}")
             lines["container_memory_working_set_bytes"].append(f"{labels} {c.sample.working_set} {at}")
@@ -202,7 +203,3 @@ def resource_metrics(
         out += [f"# HELP {name} [STABLE] {text}", f"# TYPE {name} {kind}"]
         out += [f"{name}{line}" for line in lines[name]]
     return "\n".join(out) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
-from bootstrap.reconciler import model
+from bootstrap.reconciler import metrics, model
 from bootstrap.reconciler.events import PodRef, Recorder
 from bootstrap.reconciler.pods import prober
 from bootstrap.reconciler.runtime import Runtime
@@ -82,10 +83,20 @@ class ProbeWorker:
         running_for = (datetime.now(UTC) - self.started_at).total_seconds()
         if running_for < self.probe.initial_delay:
             return True
+        began = time.monotonic()
         ok, message = prober.run(self.probe.handler, self.target, self._runtime, self.probe.timeout)
         if self._stop.is_set():
             return False
         outcome: Result = "success" if ok else "failure"
+        metrics.PROBES.observe(
+            self.kind,
+            outcome,
+            container=self.target.container.name,
+            pod=self._pod.name,
+            namespace=self._pod.namespace,
+            uid=self._pod.uid,
+            seconds=time.monotonic() - began,
+        )
         if not ok:
             self._recorder.event(
                 "Warning",
@@ -173,6 +184,7 @@ class PodProbes:
 
     def stop_all(self) -> None:
         self.prune(set())
+        metrics.PROBES.forget_pod(self._pod.uid)
 
     def result(self, container_id: str, kind: model.ProbeKind) -> Result | None:
         with self._lock:

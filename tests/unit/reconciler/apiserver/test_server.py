@@ -177,3 +177,16 @@ def test_a_certificate_from_another_ca_is_refused_at_the_handshake(served: Serve
     served.client = (tmp_path / "other/apiserver-kubelet-client.crt", tmp_path / "other/apiserver-kubelet-client.key")
     with pytest.raises((ssl.SSLError, ConnectionError)):
         served.get("/pods")
+
+
+def test_metrics_and_metrics_probes_are_served_after_a_nodes_metrics_review(served: Served) -> None:
+    _pod_running(served)
+    code, body = served.get("/metrics")
+    assert code == 200
+    assert f'kubelet_node_name{{node="{NODE}"}} 1' in body.splitlines()
+    assert "kubelet_running_pods 1" in body.splitlines()
+    assert 'kubelet_running_containers{container_state="running"} 1' in body.splitlines()
+    assert served.reviews[-1]["spec"]["resourceAttributes"]["subresource"] == "metrics"
+    code, body = served.get("/metrics/probes")
+    assert code == 200 and "# TYPE prober_probe_total counter" in body
+    assert served.get("/metrics/cadvisor")[0] == 404
