@@ -56,8 +56,9 @@ def test_every_image_kbs_lists_is_in_the_testbed(
 
 
 def _run(client: docker.DockerClient, image: str, command: list[str]) -> str:
-    """The image's own entrypoint with `command` as its arguments, on no network; its output."""
-    output = client.containers.run(image, command, network_mode="none", remove=True, stderr=True)
+    """The image's own entrypoint with `command` as its arguments, on no network; its standard output (go-runner,
+    kube-proxy's entrypoint, writes its own banner to standard error)."""
+    output = client.containers.run(image, command, network_mode="none", remove=True, stdout=True, stderr=False)
     return bytes(output).decode(errors="replace")
 
 

@@ -699,7 +699,7 @@ previous() {
 
 summary() {
   local v; v=$(default_version)
-  say "ready: Kubernetes $v, the control plane of $(previous_version) (kubeadm also for $(version_table | awk '$4 == 0 { printf "%s ", $1 }'))"
+  say "ready: Kubernetes $v, the control plane and addons of $(previous_version) (kubeadm also for $(version_table | awk '$4 == 0 { printf "%s ", $1 }'))"
   say "bin dir: $(bin_dir "$v")"
   image_refs | sed 's/^/testbed: image /' >&2
 }
