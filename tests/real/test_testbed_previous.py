@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from pathlib import Path
 
 import docker
 import pytest
 
 from bootstrap import versions
 from tests.real.conftest import TestBed, _testbed
+from tests.support.wait import wait_until
 
 
 def _previous_minor() -> versions.KubernetesVersion:
@@ -84,3 +87,39 @@ def test_previous_coredns_starts_and_reports_its_version(testbed: TestBed, docke
     assert f"CoreDNS-{PREVIOUS.coredns_tag.removeprefix('v')}" in output
     assert _layout(docker_client, image) == _layout(docker_client, testbed.images["coredns"])
     assert _layout(docker_client, image)[2] == "65532:65532"
+
+
+def test_previous_coredns_serves_a_zone(testbed: TestBed, docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    """More than a version flag: the image, run as its own user, answers a DNS query on a test-made network."""
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(".:1053 {\n    hosts {\n        192.0.2.10 previous.kbs.test\n    }\n}\n")
+    tmp_path.chmod(0o755)  # read by the image's user, 65532
+    corefile.chmod(0o644)
+    name = f"kbs-prevdns-{uuid.uuid4().hex[:8]}"
+    network = docker_client.networks.create(name, labels={"io.kbs.test": name})
+    try:
+        server = docker_client.containers.run(
+            f"{REGISTRY}/coredns/coredns:{PREVIOUS.coredns_tag}",
+            ["-conf", "/etc/coredns/Corefile"],
+            name=name,
+            network=name,
+            volumes={str(tmp_path): {"bind": "/etc/coredns", "mode": "ro"}},
+            detach=True,
+        )
+
+        def answer() -> str | None:
+            server.reload()
+            if server.status != "running":
+                pytest.fail(f"CoreDNS exited: {server.logs().decode(errors='replace')}")
+            dig = ["dig", "+short", "+time=1", "+tries=1", "-p", "1053", f"@{name}", "previous.kbs.test"]
+            out = docker_client.containers.run(
+                testbed.images["kube-proxy"], dig, entrypoint=[], network=name, remove=True
+            )
+            text = bytes(out).decode().strip()
+            return text if text and not text.startswith(";;") else None  # ";; ... timed out": not yet
+
+        assert wait_until("CoreDNS's answer", answer, timeout=60) == "192.0.2.10"
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"name": name}):
+            container.remove(force=True)
+        network.remove()
