@@ -738,7 +738,7 @@ main() {
     previous) previous ;;
     component) build_component "${2:?usage: testbed.sh component NAME}" ;;
     gomod-component) write_component_gomod "${2:?usage: testbed.sh gomod-component NAME}" ;;
-    *) die "unknown command '$1' (all, bin-dir [VERSION], images, docker, gomod VERSION, gomod-etcd TAG)" ;;
+    *) die "unknown command '$1' (all, bin-dir [VERSION], images, docker, previous, gomod VERSION, gomod-etcd TAG)" ;;
   esac
 }
 
