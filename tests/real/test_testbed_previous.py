@@ -3,7 +3,8 @@ version and the previous minor (the upgrade tests' starting point) is in the Doc
 addons (kube-proxy, CoreDNS) start and report their version, laid out like the default version's.
 
 Older minors have only their kubeadm in the test bed (the manifest-fidelity tests), so their images are not
-checked here. Cheap: no cluster, a few short-lived containers on no network.
+checked here. The image checks are cheap (short-lived containers); the last test brings up one small v1.36.3
+cluster (a kbs control-plane node and one worker with the v1.36.3 kubelet) to see its addons run those images.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 from bootstrap import versions
 from tests.real.conftest import TestBed, _testbed
+from tests.support.cluster import POD_SUBNET, Cluster, control_plane_node
+from tests.support.nodes import node_network
 from tests.support.wait import wait_until
 
 
@@ -123,3 +126,64 @@ def test_previous_coredns_serves_a_zone(testbed: TestBed, docker_client: docker.
         for container in docker_client.containers.list(all=True, filters={"name": name}):
             container.remove(force=True)
         network.remove()
+
+
+# kube-proxy v1.36 always writes nf_conntrack_max (v1.37 only when the current value is lower), which a pod in a
+# node container may not do on this machine; maxPerCore 0 leaves it alone, as kind does (docs/testing.md).
+PREVIOUS_CLUSTER_CONFIG = f"""\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: {PREVIOUS.version}
+networking:
+  podSubnet: {POD_SUBNET}
+---
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+conntrack:
+  maxPerCore: 0
+"""
+
+
+def _save(*refs: str) -> bytes:
+    return subprocess.run(["docker", "save", *refs], capture_output=True, check=True).stdout
+
+
+def test_a_previous_minor_cluster_runs_its_own_addons(docker_client: docker.DockerClient) -> None:
+    """The upgrade tests' starting point with workers: a kbs v1.36.3 control-plane node, a worker with the v1.36.3
+    kubelet and kubeadm, and the addons kbs deploys for v1.36.3 running the test bed's v1.36.3 images."""
+    old_bin = Path(_testbed("bin-dir", PREVIOUS.version))
+    control_plane = [f"{REGISTRY}/{c}:{PREVIOUS.version}" for c in ("kube-apiserver", "kube-controller-manager")]
+    control_plane += [f"{REGISTRY}/kube-scheduler:{PREVIOUS.version}", f"{REGISTRY}/etcd:{PREVIOUS.etcd_tag}"]
+    addons = [f"{REGISTRY}/kube-proxy:{PREVIOUS.version}", f"{REGISTRY}/coredns/coredns:{PREVIOUS.coredns_tag}"]
+    with node_network(docker_client, prefix="kbs-previous") as network:
+        cp = control_plane_node(network)
+        cp.exec("docker", "load", stdin=_save(*control_plane), timeout=300)  # the node preloads the default's
+        cp.exec("sh", "-c", "cat > /tmp/kbs-config.yaml", stdin=PREVIOUS_CLUSTER_CONFIG.encode())
+        init = cp.exec(
+            "kbs", "init", "--config=/tmp/kbs-config.yaml", "--pod-network=flannel", f"--node-name={cp.name}",
+            timeout=600,
+        )  # fmt: skip
+        made = Cluster(network=network, control_plane=cp, init_output=init)
+        mounts = [
+            (str(old_bin / "kubelet"), "/usr/local/bin/kubelet"),
+            (str(old_bin / "kubeadm"), "/usr/local/bin/kubeadm"),
+        ]
+        worker = network.start("worker-1", "worker", mounts=mounts)
+        worker.wait_ready()
+        assert worker.exec("kubelet", "--version").strip() == f"Kubernetes {PREVIOUS.version}"
+        worker.exec("ctr", "-n", "k8s.io", "images", "import", "-", stdin=_save(*addons), timeout=300)
+        made.join_worker(worker)
+        made.wait_nodes_ready([worker.name], timeout=180)
+
+        def addon_pods() -> dict[str, set[str]] | None:
+            pods = made.kubectl_json("-n", "kube-system", "get", "pods")["items"]
+            running: dict[str, set[str]] = {}
+            for pod in pods:  # type: ignore[attr-defined]
+                app = next((a for a in ("kube-proxy", "coredns") if pod["metadata"]["name"].startswith(a + "-")), None)
+                on_worker = pod["spec"].get("nodeName") == worker.name and pod["status"]["phase"] == "Running"
+                if app and on_worker:
+                    running.setdefault(app, set()).update(c["image"] for c in pod["spec"]["containers"])
+            return running if len(running) == 2 else None
+
+        images = wait_until("kube-proxy and CoreDNS running on the v1.36.3 worker", addon_pods, timeout=180, interval=2)
+        assert images == {"kube-proxy": {addons[0]}, "coredns": {addons[1]}}
