@@ -10,6 +10,7 @@
 #   testbed.sh docker           only make sure a Docker engine answers
 #   testbed.sh gomod VER        (maintainers) write the wrapper Go module for a new Kubernetes version
 #   testbed.sh build VER        (maintainers) only build one version's binaries (no Docker, no images)
+#   testbed.sh previous         (maintainers) only the previous minor's binaries, images and self-check
 #
 # Versions come from bootstrap/versions.toml, the table the product reads too, and for the node side (containerd,
 # runc, CNI plugins, crictl, CoreDNS, flannel) from tests/testbed/components.toml. Everything built lives under
@@ -27,6 +28,22 @@ LABEL=io.kbs.testbed.sha256
 export GOMODCACHE=$ROOT/gomod GOCACHE=$ROOT/gocache GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 
 say() { printf 'testbed: %s\n' "$*" >&2; }
+
+# Temporary directories under $ROOT (a debootstrap root, an image's build context, the node images' config) are
+# made by tmp_dir and removed by the EXIT trap main sets, so a run that dies or is interrupted leaves none behind.
+# Only this run's own directories: another testbed.sh (a test asking `bin-dir`) must not touch a build's.
+TMP_DIRS=()
+tmp_dir() { # tmp_dir VAR PREFIX: a new directory $ROOT/PREFIX.XXXXXX in VAR, registered for removal
+  local made; made=$(mktemp -d "$ROOT/$2.XXXXXX") || die "cannot make a temporary directory under $ROOT"
+  TMP_DIRS+=("$made")
+  printf -v "$1" '%s' "$made"
+}
+# shellcheck disable=SC2317  # called by the EXIT trap
+remove_tmp_dirs() {
+  local d
+  for d in "${TMP_DIRS[@]}"; do rm -rf -- "$d"; done
+  TMP_DIRS=()
+}
 die() { printf 'testbed: error: %s\n' "$*" >&2; exit 1; }
 
 # --- the version table -------------------------------------------------------------------------------------
@@ -57,7 +74,7 @@ is_full_version() { full_versions | grep -qx -- "$1"; }
 etcd_tag() { version_table | awk -v v="$1" '$1 == v { print $2 }'; }
 pause_tag() { version_table | awk -v v="$1" '$1 == v { print $3 }'; }
 coredns_tag() { version_table | awk -v v="$1" '$1 == v { print $5 }'; }
-bin_dir() { printf '%s/%s/bin\n' "$ROOT" "$1"; }
+bin_dir() { printf '%s/v%s/bin\n' "$ROOT" "${1#v}"; }  # "1.36.3" and "v1.36.3" are the same version
 
 image_refs() {
   local v; v=$(default_version)
@@ -75,14 +92,17 @@ image_refs() {
   node_image_refs
 }
 
-# The previous minor's control plane (the upgrade tests' starting point): its own component images, and its
-# etcd and pause only where its tags differ from the default's (the same tag is the same image).
+# The previous minor's whole pairing (the upgrade tests' starting point): its own component images and
+# kube-proxy, and its etcd, pause and CoreDNS only where its tags differ from the default's (the same tag is the
+# same image).
 previous_image_refs() {
   local v d; v=$(previous_version) d=$(default_version)
   local c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do echo "$REGISTRY/$c:$v"; done
   [ "$(etcd_tag "$v")" = "$(etcd_tag "$d")" ] || echo "$REGISTRY/etcd:$(etcd_tag "$v")"
   [ "$(pause_tag "$v")" = "$(pause_tag "$d")" ] || echo "$REGISTRY/pause:$(pause_tag "$v")"
+  echo "$REGISTRY/kube-proxy:$v"
+  [ "$(coredns_tag "$v")" = "$(coredns_tag "$d")" ] || echo "$REGISTRY/coredns/coredns:$(coredns_tag "$v")"
 }
 
 # The pod network's images, tagged like upstream's (flannel's CNI plugin: components.toml says why its tag is
@@ -130,14 +150,15 @@ write_gomod() {
 }
 
 # The default version gets the whole control plane plus kubectl and agnhost and the node side; the previous
-# minor (the upgrade tests start from it) its control plane, kubectl and kubelet; older minors only kubeadm,
-# which the manifest-fidelity tests compare against.
+# minor (the upgrade tests start from it) its control plane, kubectl, kubelet and kube-proxy (with go-runner, its
+# image's entrypoint); older minors only kubeadm, which the manifest-fidelity tests compare against.
 commands_for() {
   if [ "$1" = "$(default_version)" ]; then
     echo cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubeadm test/images/agnhost \
       cmd/kubelet cmd/kube-proxy k8s.io/component-base/logs/kube-log-runner
   elif [ "$1" = "$(previous_version)" ]; then
-    echo cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubeadm cmd/kubelet
+    echo cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubeadm cmd/kubelet \
+      cmd/kube-proxy k8s.io/component-base/logs/kube-log-runner
   else
     echo cmd/kubeadm
   fi
@@ -191,6 +212,22 @@ import sys, tomllib
 with open(sys.argv[1], "rb") as f:
     print("\n".join(tomllib.load(f)[sys.argv[2]].get("replace", [])))
 PY
+}
+# Which Kubernetes version's bin dir a component's binaries go to: its `for` key, "default" (when absent) or
+# "previous" (the previous minor's pairing, e.g. its CoreDNS).
+component_for() {
+  python3 - "$HERE/components.toml" "$1" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    print(tomllib.load(f)[sys.argv[2]].get("for", "default"))
+PY
+}
+component_kubernetes_version() {
+  case "$(component_for "$1")" in
+    default) default_version ;;
+    previous) previous_version ;;
+    *) die "components.toml: [$1] for = '$(component_for "$1")': expected \"default\" or \"previous\"" ;;
+  esac
 }
 component() { component_table | awk -v n="$1" '$1 == n'; }
 component_names() { component_table | awk '{ print $1 }'; }
@@ -302,7 +339,8 @@ build_component() {
   ld=${ld//$'\x1f'/ }
   local mod; mod=$(component_module_dir "$name")
   [ -f "$mod/go.mod" ] || die "no wrapper module for $name: run 'tests/testbed/testbed.sh gomod-component $name' and commit it"
-  local out; out=$(bin_dir "$(default_version)")/$dest
+  local kv; kv=$(component_kubernetes_version "$name")
+  local out; out=$(bin_dir "$kv")/$dest
   out=${out%/.}
   local stamp; stamp=$(echo "$ld $tags $cgo $pkgs $binaries" | stamp_of "$mod/go.mod" "$mod/go.sum" -)
   if [ "$(cat "$out/.stamp-$name" 2>/dev/null)" = "$stamp" ]; then
@@ -380,7 +418,7 @@ build_base_image() {
   local sum; sum=$(echo "bookworm ${BASE_PACKAGES[*]}" | sha256sum | cut -c1-32)
   [ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$BASE_IMAGE" 2>/dev/null)" = "$sum" ] && return
   command -v debootstrap >/dev/null || apt_install debootstrap
-  local root; root=$(mktemp -d "$ROOT/rootfs.XXXXXX")
+  local root; tmp_dir root rootfs
   say "making the Debian base image $BASE_IMAGE (debootstrap --variant=minbase bookworm)"
   local packages; packages=$(IFS=,; echo "${BASE_PACKAGES[*]}")
   if ! debootstrap --variant=minbase --include="$packages" bookworm "$root" "$(debian_mirror)" >"$ROOT/debootstrap.log" 2>&1; then
@@ -408,7 +446,7 @@ build_image() {
   if [ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$ref" 2>/dev/null)" = "$sum" ]; then
     return
   fi
-  local ctx; ctx=$(mktemp -d "$ROOT/image-ctx.XXXXXX")
+  local ctx; tmp_dir ctx image-ctx
   cp -a "$HERE/image/rootfs" "$ctx/rootfs"
   mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/tmp" "$ctx/bin"
   chmod 1777 "$ctx/rootfs/tmp"
@@ -449,18 +487,10 @@ build_images() {
   local v; v=$(default_version)
   local bin; bin=$(bin_dir "$v")
   build_control_plane_images "$v"
-  # The previous minor's; where its etcd or pause tag is the default's, the same inputs rebuild nothing.
-  local p; p=$(previous_version)
-  if [ "$(etcd_tag "$p")" = "$(etcd_tag "$v")" ] && [ "$(pause_tag "$p")" = "$(pause_tag "$v")" ]; then
-    local c
-    for c in kube-apiserver kube-controller-manager kube-scheduler; do
-      IMG_WORKDIR=/ IMG_ENTRYPOINT=/usr/local/bin/$c build_image "$REGISTRY/$c:$p" scratch.Dockerfile "$(bin_dir "$p")/$c"
-    done
-  else
-    build_control_plane_images "$p"
-  fi
+  build_previous_control_plane_images
   build_image "$REGISTRY/coredns/coredns:$(coredns_tag "$v")" coredns.Dockerfile "$bin/coredns"
   build_base_image
+  build_previous_addon_images
   local porter; porter=$(k8s_module_dir "$v")/test/images/agnhost/porter
   build_image "$AGNHOST_REPO:$(agnhost_version)" agnhost.Dockerfile "$bin/agnhost" \
     "$porter/localhost.crt" "$porter/localhost.key"
@@ -470,6 +500,33 @@ build_images() {
   build_image "$LB_IMAGE" haproxy.Dockerfile "$HERE/image/haproxy/kbs-lb"
   build_image "$(metrics_server_image)" metrics-server.Dockerfile "$bin/metrics-server"
   build_node_images
+}
+
+# The previous minor's control-plane images; where its etcd or pause tag is the default's, the same inputs
+# rebuild nothing.
+build_previous_control_plane_images() {
+  local p v; p=$(previous_version) v=$(default_version)
+  if [ "$(etcd_tag "$p")" = "$(etcd_tag "$v")" ] && [ "$(pause_tag "$p")" = "$(pause_tag "$v")" ]; then
+    local c
+    for c in kube-apiserver kube-controller-manager kube-scheduler; do
+      IMG_WORKDIR=/ IMG_ENTRYPOINT=/usr/local/bin/$c build_image "$REGISTRY/$c:$p" scratch.Dockerfile "$(bin_dir "$p")/$c"
+    done
+  else
+    build_control_plane_images "$p"
+  fi
+}
+
+# The previous minor's addons, laid out like the default's: kube-proxy (go-runner entrypoint, Debian userland)
+# and, where its tag differs, the CoreDNS its kubeadm pairs (components.toml, [coredns-previous]).
+build_previous_addon_images() {
+  local p d; p=$(previous_version) d=$(default_version)
+  local pbin; pbin=$(bin_dir "$p")
+  build_image "$REGISTRY/kube-proxy:$p" kube-proxy.Dockerfile "$pbin/kube-proxy" "$pbin/go-runner"
+  local ctag; ctag=$(coredns_tag "$p")
+  [ "$ctag" = "$(coredns_tag "$d")" ] && return
+  [ "$(component_version coredns-previous)" = "$ctag" ] ||
+    die "components.toml: [coredns-previous] version is $(component_version coredns-previous), but bootstrap/versions.toml pairs $p with CoreDNS $ctag"
+  build_image "$REGISTRY/coredns/coredns:$ctag" coredns.Dockerfile "$pbin/coredns"
 }
 
 # --- node images -------------------------------------------------------------------------------------------
@@ -532,7 +589,7 @@ build_kbs_wheels() {
 build_node_images() {
   local v; v=$(default_version)
   local bin; bin=$(bin_dir "$v") node=$HERE/image/node
-  local cfg; cfg=$(mktemp -d "$ROOT/node-cfg.XXXXXX")
+  local cfg; tmp_dir cfg node-cfg
   sed -e "s#@ROOT@#/var/lib/containerd#" -e "s#@STATE@#/run/containerd#" \
     -e "s#@SOCKET@#/run/containerd/containerd.sock#" -e "s#@RUNC@#/usr/local/bin/runc#" \
     -e "s#@CNI_BIN@#/opt/cni/bin#" -e "s#@CNI_CONF@#/etc/cni/net.d#" -e "s#@PAUSE@#$REGISTRY/pause:$(pause_tag "$v")#" \
@@ -558,14 +615,19 @@ expect() { # expect WHAT OUTPUT NEEDLE
 
 run_in() { docker run --rm --network none --entrypoint "$2" "$1" "${@:3}" 2>&1; }
 
-check() {
-  local v; v=$(default_version)
-  local bin; bin=$(bin_dir "$v")
-  local c
+# check_control_plane VERSION: its three control-plane images and its kubectl report that version.
+check_control_plane() {
+  local v=$1 c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     expect "$c in $REGISTRY/$c:$v" "$(run_in "$REGISTRY/$c:$v" "$c" --version)" "Kubernetes $v"
   done
-  expect "kubectl" "$("$bin/kubectl" version --client 2>&1)" "Client Version: $v"
+  expect "kubectl $v" "$("$(bin_dir "$v")/kubectl" version --client 2>&1)" "Client Version: $v"
+}
+
+check() {
+  local v; v=$(default_version)
+  local bin; bin=$(bin_dir "$v")
+  check_control_plane "$v"
   local etag; etag=$(etcd_tag "$v")
   expect "etcd in $REGISTRY/etcd:$etag" "$(run_in "$REGISTRY/etcd:$etag" etcd --version)" "etcd Version: ${etag%-*}"
   expect "pause" "$(run_in "$REGISTRY/pause:$(pause_tag "$v")" /pause -v)" "v$(pause_tag "$v")"
@@ -590,30 +652,61 @@ check() {
   expect "metrics-server's user and entrypoint" "$(docker image inspect -f '{{.Config.User}} {{json .Config.Entrypoint}}' "$ms")" '65534 ["/metrics-server"]'
   expect "worker node image" "$(run_in "$WORKER_NODE_IMAGE:$v" kubelet --version)" "Kubernetes $v"
   expect "control-plane node image" "$(run_in "$CONTROL_PLANE_NODE_IMAGE:$v" /opt/kbs/bin/python -c 'import docker, jinja2, cryptography; print("deps ok")')" "deps ok"
-  # The previous minor's control plane (the upgrade tests start from it).
-  local p; p=$(previous_version)
-  for c in kube-apiserver kube-controller-manager kube-scheduler; do
-    expect "$c in $REGISTRY/$c:$p" "$(run_in "$REGISTRY/$c:$p" "$c" --version)" "Kubernetes $p"
-  done
-  expect "kubectl $p" "$("$(bin_dir "$p")/kubectl" version --client 2>&1)" "Client Version: $p"
-  expect "kubelet $p" "$("$(bin_dir "$p")/kubelet" --version 2>&1)" "Kubernetes $p"
-  etag=$(etcd_tag "$p")
-  expect "etcd in $REGISTRY/etcd:$etag" "$(run_in "$REGISTRY/etcd:$etag" etcd --version)" "etcd Version: ${etag%-*}"
-  expect "pause $p" "$(run_in "$REGISTRY/pause:$(pause_tag "$p")" /pause -v)" "v$(pause_tag "$p")"
+  check_previous
   # Every version's kubeadm must agree with the version table the product reads.
-  local ver etcd pause _
-  while read -r ver etcd pause _; do
+  local ver etcd pause _ coredns
+  while read -r ver etcd pause _ coredns; do
     local kb; kb=$(bin_dir "$ver")/kubeadm
     expect "kubeadm $ver" "$("$kb" version -o short)" "$ver"
     local list; list=$("$kb" config images list --kubernetes-version "$ver" 2>/dev/null)
     expect "kubeadm $ver images list (etcd in bootstrap/versions.toml)" "$list" "$REGISTRY/etcd:$etcd"
     expect "kubeadm $ver images list (pause in bootstrap/versions.toml)" "$list" "$REGISTRY/pause:$pause"
+    expect "kubeadm $ver images list (coredns in bootstrap/versions.toml)" "$list" "$REGISTRY/coredns/coredns:$coredns"
   done < <(version_table)
+}
+
+# The previous minor's whole pairing (the upgrade tests start from it): control plane, kubectl, kubelet, its
+# addons' images laid out like the default's, etcd and pause.
+check_previous() {
+  local p; p=$(previous_version)
+  local pbin; pbin=$(bin_dir "$p")
+  check_control_plane "$p"
+  expect "kubelet $p" "$("$pbin/kubelet" --version 2>&1)" "Kubernetes $p"
+  local proxy=$REGISTRY/kube-proxy:$p
+  expect "kube-proxy in $proxy" "$(run_in "$proxy" kube-proxy --version)" "Kubernetes $p"
+  expect "iptables in $proxy" "$(run_in "$proxy" iptables --version)" "iptables v1"
+  expect "$proxy's entrypoint" "$(docker image inspect -f '{{json .Config.Entrypoint}}' "$proxy")" '["/go-runner"]'
+  local ctag; ctag=$(coredns_tag "$p")
+  local dns=$REGISTRY/coredns/coredns:$ctag
+  expect "coredns in $dns" "$(run_in "$dns" /coredns -version)" "CoreDNS-${ctag#v}"
+  expect "$dns's user and entrypoint" "$(docker image inspect -f '{{.Config.User}} {{json .Config.Entrypoint}}' "$dns")" '65532:65532 ["/coredns"]'
+  local etag; etag=$(etcd_tag "$p")
+  expect "etcd in $REGISTRY/etcd:$etag" "$(run_in "$REGISTRY/etcd:$etag" etcd --version)" "etcd Version: ${etag%-*}"
+  expect "pause $p" "$(run_in "$REGISTRY/pause:$(pause_tag "$p")" /pause -v)" "v$(pause_tag "$p")"
+}
+
+# `testbed.sh previous`: only the previous minor's pairing, for maintainers changing it (the default version's
+# binaries and images are assumed built; nothing of theirs is rebuilt).
+previous() {
+  local started=$SECONDS p; p=$(previous_version)
+  ensure_docker
+  build_k8s "$p"
+  build_etcd "$p"
+  build_pause "$p"
+  local name
+  for name in $(component_names); do
+    [ "$(component_for "$name")" = previous ] && build_component "$name"
+  done
+  build_previous_control_plane_images
+  build_base_image
+  build_previous_addon_images
+  check_previous
+  say "the previous minor ($p) is ready in $((SECONDS - started))s"
 }
 
 summary() {
   local v; v=$(default_version)
-  say "ready: Kubernetes $v, the control plane of $(previous_version) (kubeadm also for $(version_table | awk '$4 == 0 { printf "%s ", $1 }'))"
+  say "ready: Kubernetes $v, the control plane and addons of $(previous_version) (kubeadm also for $(version_table | awk '$4 == 0 { printf "%s ", $1 }'))"
   say "bin dir: $(bin_dir "$v")"
   image_refs | sed 's/^/testbed: image /' >&2
 }
@@ -649,10 +742,15 @@ main() {
     gomod) write_gomod "${2:?usage: testbed.sh gomod VERSION}" ;;
     gomod-etcd) write_etcd_gomod "${2:?usage: testbed.sh gomod-etcd ETCD_TAG}" ;;
     build) build_k8s "${2:?usage: testbed.sh build VERSION}"; is_full_version "$2" && build_etcd "$2" ;;
+    previous) previous ;;
     component) build_component "${2:?usage: testbed.sh component NAME}" ;;
     gomod-component) write_component_gomod "${2:?usage: testbed.sh gomod-component NAME}" ;;
-    *) die "unknown command '$1' (all, bin-dir [VERSION], images, docker, gomod VERSION, gomod-etcd TAG)" ;;
+    *) die "unknown command '$1' (all, bin-dir [VERSION], images, docker, previous, gomod VERSION, gomod-etcd TAG)" ;;
   esac
 }
 
+# Interrupted (Ctrl-C, a CI timeout's TERM): exit, which runs the EXIT trap; a plain signal death might not.
+trap remove_tmp_dirs EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 main "$@"; exit $?
