@@ -268,9 +268,8 @@ def one_member(manifest: str, name: str, peer_urls: str) -> str:
         flag = line.strip().removeprefix("- ").strip("'\"")
         if flag == "--initial-cluster-state=existing":
             continue
-        lines.append(
-            line.replace(flag, f"--initial-cluster={name}={peer_urls}") if flag.startswith("--initial-cluster=") else line
-        )
+        wanted = f"--initial-cluster={name}={peer_urls}"
+        lines.append(line.replace(flag, wanted) if flag.startswith("--initial-cluster=") else line)
     return "".join(lines)
 
 
