@@ -7,8 +7,13 @@ answers (the API unavailability a client sees). Run it under the real-test lock:
 
     flock /tmp/kbs-real-tests.lock .venv/bin/python bench/upgrade_bench.py --rounds 2
 
-The kubeadm side of the comparison (`kubeadm upgrade apply` with a real kubelet) is not here yet: it needs a node
-image with the previous minor's kubelet and images (docs/performance.md).
+With --kubeadm, each round also does the same upgrade the kubeadm way, with a real kubelet on the same machine: a
+node container of the worker image (containerd, the kubelet) with v1.36.3's kubelet and kubeadm copied in from the
+test bed (`testbed.sh bin-dir v1.36.3`) and both versions' control-plane images imported into containerd;
+`kubeadm init --kubernetes-version v1.36.3` (kubeadm v1.36.3), then, with the same poller on the node's
+`/readyz`, `kubeadm upgrade apply v1.37.2 --yes` (kubeadm v1.37.2). With --ha, one round of the HA upgrade
+(tests/support/ha.py at v1.36.3; `kbs upgrade apply` on cp-1, `kbs upgrade node` on cp-2 and cp-3) with a client
+writing through the load balancer every 100 ms (tests/support/writer.py): the failed writes.
 """
 
 from __future__ import annotations
@@ -16,16 +21,21 @@ from __future__ import annotations
 import argparse
 import ssl
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.real.conftest import TestBed, _testbed
+from tests.support.cluster import CRI_SOCKET, PATCH_DIR, POD_SUBNET, WORKER_PATCH, kubeadm_control_plane_node
 from tests.support.control_plane import exclusive_ports, sandbox
+from tests.support.nodes import Node, node_network
 
 OLD, NEW = "v1.36.3", "v1.37.2"
 POLL = 0.1
@@ -69,18 +79,104 @@ def one_round(testbed: TestBed) -> tuple[float, float, int]:
         return took, poller.longest_gap(), poller.failures
 
 
+def _import_images(node: Node, images: list[str]) -> None:
+    save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)
+    subprocess.run(["docker", "exec", "-i", node.id, "ctr", "-n", "k8s.io", "images", "import", "--local", "-"],
+                   stdin=save.stdout, check=True, capture_output=True, timeout=300)  # fmt: skip
+    save.wait()
+
+
+def kubeadm_round() -> tuple[float, float, int]:
+    """kubeadm v1.36.3 init, then kubeadm v1.37.2 `upgrade apply`, the kubelet v1.36.3 (not upgraded: apply does
+    not touch it), polled like kbs."""
+    import docker
+
+    from tests.support.ha import control_plane_images
+
+    old_bin = Path(_testbed("bin-dir", OLD))
+    client = docker.from_env()
+    try:
+        with node_network(client, prefix="kbs-upkadm") as network:
+            node = kubeadm_control_plane_node(network, "kadm-1")
+            subprocess.run(["docker", "cp", str(old_bin / "kubelet"), f"{node.id}:/usr/local/bin/kubelet"], check=True)
+            subprocess.run(["docker", "cp", str(old_bin / "kubeadm"), f"{node.id}:/usr/local/bin/kubeadm-{OLD}"],
+                           check=True)  # fmt: skip
+            _import_images(node, control_plane_images(OLD))
+            node.exec("mkdir", "-p", PATCH_DIR)
+            node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
+            node.exec(
+                f"kubeadm-{OLD}", "init", f"--kubernetes-version={OLD}", f"--pod-network-cidr={POD_SUBNET}",
+                f"--cri-socket={CRI_SOCKET}", f"--patches={PATCH_DIR}", "--ignore-preflight-errors=all",
+                f"--node-name={node.name}", timeout=600,
+            )  # fmt: skip
+            with tempfile.TemporaryDirectory() as tmp:
+                ca = Path(tmp) / "ca.crt"
+                ca.write_text(node.exec("cat", "/etc/kubernetes/pki/ca.crt"))
+                poller = Poller(f"https://{node.address}:6443/readyz", ca)
+                poller.start()
+                time.sleep(2)
+                started = time.monotonic()
+                node.exec("kubeadm", "upgrade", "apply", NEW, "--yes", "--ignore-preflight-errors=all",
+                          f"--patches={PATCH_DIR}", timeout=1200)  # fmt: skip
+                took = time.monotonic() - started
+                time.sleep(2)
+                poller.stop.set()
+                poller.join()
+            return took, poller.longest_gap(), poller.failures
+    finally:
+        client.close()
+
+
+def ha_round() -> dict[str, object]:
+    """The HA upgrade with a client writing through the load balancer: failed writes."""
+    import docker
+
+    from bootstrap.upgrade.node import SAVED_CONFIG
+    from tests.support.ha import CONTROL_PLANES, control_plane_images, ha_cluster
+    from tests.support.writer import Background, Writer
+
+    client = docker.from_env()
+    try:
+        with ha_cluster(client, workers=0, kubernetes_version=OLD, images=control_plane_images(OLD)) as ha:
+            with tempfile.TemporaryDirectory() as tmp:
+                writer = Writer(ha.nodes["cp-1"].exec("cat", "/etc/kubernetes/admin.conf"), Path(tmp), "ha-bench")
+                writer.create()
+                background = Background(writer)
+                background.start()
+                started = time.monotonic()
+                ha.nodes["cp-1"].exec("kbs", "upgrade", "apply", NEW, "--config", str(SAVED_CONFIG), timeout=900)
+                for name in CONTROL_PLANES[1:]:
+                    ha.nodes[name].exec("kbs", "upgrade", "node", timeout=900)
+                took = time.monotonic() - started
+                background.stop()
+            return {"upgrade_s": round(took, 1), **background.summary()}
+    finally:
+        client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--kubeadm", action="store_true", help="Also upgrade with kubeadm and a real kubelet.")
+    parser.add_argument("--no-kbs", action="store_true", help="Skip the single-node kbs rounds.")
+    parser.add_argument("--ha", action="store_true", help="Also one HA upgrade with a writing client.")
     args = parser.parse_args()
-    testbed = TestBed(bin_dir=Path(_testbed("bin-dir")), images={})
-    rows = [one_round(testbed) for _ in range(args.rounds)]
-    for i, (took, gap, failures) in enumerate(rows, 1):
-        print(f"round {i}: upgrade {took:.1f} s, longest API gap {gap:.1f} s, failed polls {failures}")
-    print(
-        f"median: upgrade {statistics.median(r[0] for r in rows):.1f} s, "
-        f"longest API gap {statistics.median(r[1] for r in rows):.1f} s"
-    )
+    sides: list[tuple[str, Callable[[], tuple[float, float, int]]]] = []
+    if not args.no_kbs:
+        testbed = TestBed(bin_dir=Path(_testbed("bin-dir")), images={})
+        sides.append(("kbs upgrade apply", lambda: one_round(testbed)))
+    if args.kubeadm:
+        sides.append(("kubeadm upgrade apply", kubeadm_round))
+    for label, run in sides:
+        rows = [run() for _ in range(args.rounds)]
+        for i, (took, gap, failures) in enumerate(rows, 1):
+            print(f"{label} round {i}: upgrade {took:.1f} s, longest API gap {gap:.1f} s, failed polls {failures}")
+        print(
+            f"{label} median: upgrade {statistics.median(r[0] for r in rows):.1f} s, "
+            f"longest API gap {statistics.median(r[1] for r in rows):.1f} s"
+        )
+    if args.ha:
+        print(f"HA upgrade: {ha_round()}")
 
 
 if __name__ == "__main__":

@@ -24,22 +24,19 @@ import docker
 import pytest
 
 from bootstrap import versions
-from tests.support.ha import COMPONENTS, CONTROL_PLANES, HA, ha_cluster
+from bootstrap.upgrade.node import SAVED_CONFIG
+from tests.support.ha import COMPONENTS, CONTROL_PLANES, HA, control_plane_images, ha_cluster
 from tests.support.wait import wait_until
 from tests.support.writer import Background, Writer
 
 OLD, NEW = "v1.36.3", "v1.37.2"
 ADMIN = "/etc/kubernetes/admin.conf"
-SAVED = "/var/lib/kbs/config.yaml"  # the node's configuration, as `kbs init`/`kbs join` left it
-OLD_IMAGES = [
-    *(f"registry.k8s.io/{c}:{OLD}" for c in COMPONENTS[1:]),
-    f"registry.k8s.io/etcd:{versions.lookup(OLD).etcd_tag}",
-]
+SAVED = str(SAVED_CONFIG)  # the node's configuration, as `kbs init`/`kbs join` left it
 
 
 @pytest.fixture(scope="module")
 def ha(docker_client: docker.DockerClient) -> Iterator[HA]:
-    with ha_cluster(docker_client, workers=0, kubernetes_version=OLD, images=OLD_IMAGES) as made:
+    with ha_cluster(docker_client, workers=0, kubernetes_version=OLD, images=control_plane_images(OLD)) as made:
         made.kubectl("create", "namespace", "upgrade-test")
         made.kubectl("-n", "upgrade-test", "create", "configmap", "keep-me", "--from-literal=answer=42")
         yield made

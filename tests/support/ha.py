@@ -109,6 +109,14 @@ def start_lb(client: docker.DockerClient, network: str, backends: list[str]) -> 
     return str(container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
 
 
+def control_plane_images(version: str) -> list[str]:
+    """The images of `version`'s control plane (what preload loads for a cluster at another version)."""
+    from bootstrap import versions
+
+    etcd = f"registry.k8s.io/etcd:{versions.lookup(version).etcd_tag}"
+    return [*(f"registry.k8s.io/{c}:{version}" for c in COMPONENTS[1:]), etcd]
+
+
 def preload(nodes: Iterable[Node], images: Sequence[str]) -> None:
     """Load host images into the nodes' Docker engines (what a node image does not carry, e.g. the previous minor's
     control plane for the upgrade tests)."""
