@@ -19,6 +19,7 @@ writing through the load balancer every 100 ms (tests/support/writer.py): the fa
 from __future__ import annotations
 
 import argparse
+import os
 import ssl
 import statistics
 import subprocess
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.real.conftest import TestBed, _testbed
 from tests.support.cluster import CRI_SOCKET, PATCH_DIR, POD_SUBNET, WORKER_PATCH, kubeadm_control_plane_node
-from tests.support.control_plane import exclusive_ports, sandbox
+from tests.support.control_plane import REPO, Sandbox, exclusive_ports, sandbox
 from tests.support.nodes import Node, node_network
 
 OLD, NEW = "v1.36.3", "v1.37.2"
@@ -47,20 +49,50 @@ class Poller(threading.Thread):
         self.url, self.context = url, ssl.create_default_context(cafile=str(ca))
         self.ok_times: list[float] = []
         self.failures = 0
+        self.seen: list[tuple[float, str]] = []  # (monotonic time, what the poll got) for --explain
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
+            now = time.monotonic()
             try:
                 with urllib.request.urlopen(self.url, timeout=1.0, context=self.context) as response:
                     if response.status == 200:
-                        self.ok_times.append(time.monotonic())
-            except OSError:
+                        self.ok_times.append(now)
+                    self.seen.append((now, str(response.status)))
+            except urllib.error.HTTPError as exc:
                 self.failures += 1
+                self.seen.append((now, f"HTTP {exc.code}"))
+            except OSError as exc:
+                self.failures += 1
+                self.seen.append((now, type(getattr(exc, "reason", exc)).__name__))
             self.stop.wait(POLL)
+
+    def gap(self) -> tuple[float, float]:
+        """(start, end) of the longest gap between two good answers."""
+        pairs = list(zip(self.ok_times, self.ok_times[1:], strict=False))
+        return max(pairs, key=lambda p: p[1] - p[0], default=(0.0, 0.0))
+
+    def explain(self, lines: list[tuple[float, str]], origin: float) -> str:
+        """The gap, the runs of poll outcomes inside it and the upgrade's lines around it, times from `origin`."""
+        start, end = self.gap()
+        out = [f"gap {start - origin:.1f} s .. {end - origin:.1f} s"]
+        runs: list[list[object]] = []
+        for at, what in self.seen:
+            if start <= at <= end:
+                if runs and runs[-1][0] == what:
+                    runs[-1][2] = at
+                else:
+                    runs.append([what, at, at])
+        out += [f"  polls {what}: {float(a) - origin:.1f} .. {float(b) - origin:.1f} s" for what, a, b in runs]  # type: ignore[arg-type]
+        out += [f"  {at - origin:6.1f} s  {text}" for at, text in lines if start - 15 <= at <= end + 2]
+        return "\n".join(out)
 
     def longest_gap(self) -> float:
         return max((b - a for a, b in zip(self.ok_times, self.ok_times[1:], strict=False)), default=0.0)
+
+
+EXPLAIN = False  # --explain: print where each round's longest gap falls among the upgrade's output lines
 
 
 def one_round(testbed: TestBed) -> tuple[float, float, int]:
@@ -71,12 +103,34 @@ def one_round(testbed: TestBed) -> tuple[float, float, int]:
         poller.start()
         time.sleep(2)
         started = time.monotonic()
-        box.kbs("upgrade", "apply", NEW)
+        lines = _timed(box, "upgrade", "apply", NEW)
         took = time.monotonic() - started
         time.sleep(2)
         poller.stop.set()
         poller.join()
+        if EXPLAIN:
+            print(poller.explain(lines, started))
+            log = box.root / "var/log/kbs/kbs-reconciler.log"
+            if log.exists():
+                print("  reconciler log (kube-apiserver, etcd):")
+                for line in log.read_text(errors="replace").splitlines()[-400:]:
+                    if "kube-apiserver" in line or "etcd" in line:
+                        print("   ", line[:200])
         return took, poller.longest_gap(), poller.failures
+
+
+def _timed(box: Sandbox, *args: str) -> list[tuple[float, str]]:
+    """Run `kbs ARGS` in the sandbox, each output line with the monotonic time it was read."""
+    env = {**os.environ, "PATH": f"{box.testbed.bin_dir}:{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "bootstrap", *args, "--config", str(box.config)]
+    lines = []
+    with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
+        assert p.stdout is not None
+        for line in p.stdout:
+            lines.append((time.monotonic(), line.rstrip()))
+    if p.returncode != 0:
+        raise SystemExit("kbs " + " ".join(args) + " failed:\n" + "\n".join(t for _, t in lines))
+    return lines
 
 
 def _import_images(node: Node, images: list[str]) -> None:
@@ -160,7 +214,10 @@ def main() -> None:
     parser.add_argument("--kubeadm", action="store_true", help="Also upgrade with kubeadm and a real kubelet.")
     parser.add_argument("--no-kbs", action="store_true", help="Skip the single-node kbs rounds.")
     parser.add_argument("--ha", action="store_true", help="Also one HA upgrade with a writing client.")
+    parser.add_argument("--explain", action="store_true", help="Show where the longest gap falls.")
     args = parser.parse_args()
+    global EXPLAIN  # noqa: PLW0603
+    EXPLAIN = args.explain
     sides: list[tuple[str, Callable[[], tuple[float, float, int]]]] = []
     if not args.no_kbs:
         testbed = TestBed(bin_dir=Path(_testbed("bin-dir")), images={})
