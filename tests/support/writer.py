@@ -82,22 +82,22 @@ class Background(threading.Thread):
         self.writer = writer
         self.attempts: list[Attempt] = []
         self.last_written = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         start = time.monotonic()
         for n in itertools.count(1):
-            if self._stop.is_set():
+            if self._halt.is_set():
                 return
             tick = time.monotonic()
             ok, detail = self.writer.write(n)
             self.attempts.append(Attempt(tick - start, ok, detail))
             if ok:
                 self.last_written = n
-            self._stop.wait(max(0.0, INTERVAL - (time.monotonic() - tick)))
+            self._halt.wait(max(0.0, INTERVAL - (time.monotonic() - tick)))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
 
     def summary(self) -> dict[str, Any]:
