@@ -15,6 +15,7 @@ One cluster for the module; the tests run in file order and build on each other:
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -145,7 +146,7 @@ def test_restore_with_cluster_reset_makes_one_member_the_cluster_and_the_others_
     refused = subprocess.run(["docker", "exec", keeper.id, *restore], capture_output=True, text=True, check=False)
     assert refused.returncode == 1 and "--cluster-reset" in refused.stderr, refused.stdout + refused.stderr
     out = keeper.exec(*restore, "--cluster-reset", timeout=600)
-    assert "cluster reset: the 3-member cluster becomes cp-2 alone" in out, out
+    assert re.search(r"cluster reset: the [23]-member cluster becomes cp-2 alone", out), out
     assert ha.voting_names(via="cp-2") == ["cp-2"]
     assert _answer(ha, "cp-2") == "42"
     assert "after-snapshot" not in _kubectl(ha, "cp-2", "get", "configmaps", "-o", "name")
