@@ -109,5 +109,5 @@ class Background(threading.Thread):
             "failed": len(failed),
             "longest_gap_s": round(max(gaps, default=0.0), 2),
             "failure_kinds": sorted({a.detail for a in failed}),
-            "failed_at_s": [round(a.at, 1) for a in failed][:50],
+            "failures": [f"{a.at:.1f}s {a.detail}" for a in failed][:50],
         }
