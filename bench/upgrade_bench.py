@@ -122,14 +122,18 @@ def one_round(testbed: TestBed) -> tuple[float, float, int]:
 def _timed(box: Sandbox, *args: str) -> list[tuple[float, str]]:
     """Run `kbs ARGS` in the sandbox, each output line with the monotonic time it was read."""
     env = {**os.environ, "PATH": f"{box.testbed.bin_dir}:{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "bootstrap", *args, "--config", str(box.config)]
+    return _timed_lines([sys.executable, "-m", "bootstrap", *args, "--config", str(box.config)], env)
+
+
+def _timed_lines(command: list[str], env: dict[str, str] | None = None) -> list[tuple[float, str]]:
+    """Run `command`, each output line (stdout and stderr) with the monotonic time it was read."""
     lines = []
     with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
         assert p.stdout is not None
         for line in p.stdout:
             lines.append((time.monotonic(), line.rstrip()))
     if p.returncode != 0:
-        raise SystemExit("kbs " + " ".join(args) + " failed:\n" + "\n".join(t for _, t in lines))
+        raise SystemExit(" ".join(command) + " failed:\n" + "\n".join(t for _, t in lines))
     return lines
 
 
@@ -170,12 +174,15 @@ def kubeadm_round() -> tuple[float, float, int]:
                 poller.start()
                 time.sleep(2)
                 started = time.monotonic()
-                node.exec("kubeadm", "upgrade", "apply", NEW, "--yes", "--ignore-preflight-errors=all",
-                          f"--patches={PATCH_DIR}", timeout=1200)  # fmt: skip
+                argv = ["kubeadm", "upgrade", "apply", NEW, "--yes", "--ignore-preflight-errors=all",
+                        f"--patches={PATCH_DIR}", "--v=1"]  # fmt: skip
+                lines = _timed_lines(["docker", "exec", node.id, *argv])
                 took = time.monotonic() - started
                 time.sleep(2)
                 poller.stop.set()
                 poller.join()
+                if EXPLAIN:
+                    print(poller.explain(lines, started))
             return took, poller.longest_gap(), poller.failures
     finally:
         client.close()
