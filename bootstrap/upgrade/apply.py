@@ -234,6 +234,10 @@ def _components(run: _Run, options: ApplyOptions, steps: list[Step]) -> None:
         write_manifests({component: step.new}, cfg.manifests_dir)
         out.line(PHASE, f"wrote the {options.target} manifest of {component}; waiting up to {timeout:.0f}s")
         started = time.monotonic()
+        if component == constants.KUBE_APISERVER:
+            from bootstrap.upgrade.hurry import hurry_old_apiserver
+
+            hurry_old_apiserver(cfg, state.old_hashes[component], min(timeout, 60.0), out.detail)
         ok, last = waiting.wait(
             lambda c=component: run.observe(cfg, api, c),  # type: ignore[misc]
             image=plan.image_ref(step.new) or "",
