@@ -15,78 +15,19 @@ containers and a load balancer, and removes them on exit.
 from __future__ import annotations
 
 import argparse
-import base64
-import http.client
 import itertools
 import json
-import ssl
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
-import yaml
 
 from bootstrap.kube import clusterinfo
 from tests.support.ha import HA, ha_cluster, kubeadm_flags, kubeadm_node, start_lb
 from tests.support.nodes import node_network
-
-INTERVAL = 0.1
-REQUEST_TIMEOUT = 1.0
-
-
-@dataclass
-class Attempt:
-    at: float  # seconds since the writer started
-    ok: bool
-    detail: str = ""
-
-
-class Writer:
-    """PATCHes one ConfigMap through the endpoint with admin.conf's client certificate."""
-
-    def __init__(self, admin_conf: str, workdir: Path) -> None:
-        conf: dict[str, Any] = yaml.safe_load(admin_conf)
-        cluster = conf["clusters"][0]["cluster"]
-        user = conf["users"][0]["user"]
-        self.host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
-        self.port = int(port)
-        files = {}
-        for name, data in (
-            ("ca.crt", cluster["certificate-authority-data"]),
-            ("client.crt", user["client-certificate-data"]),
-            ("client.key", user["client-key-data"]),
-        ):
-            path = workdir / name
-            path.write_bytes(base64.b64decode(data))
-            path.chmod(0o600)
-            files[name] = path
-        self.ctx = ssl.create_default_context(cafile=str(files["ca.crt"]))
-        self.ctx.load_cert_chain(str(files["client.crt"]), str(files["client.key"]))
-        self.path = "/api/v1/namespaces/default/configmaps"
-
-    def _request(self, method: str, path: str, body: dict[str, Any], content_type: str) -> int:
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=REQUEST_TIMEOUT)
-        try:
-            conn.request(method, path, json.dumps(body), {"Content-Type": content_type})
-            return conn.getresponse().status
-        finally:
-            conn.close()
-
-    def create(self) -> None:
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ha-bench"}, "data": {"n": "0"}}
-        self._request("POST", self.path, body, "application/json")
-
-    def write(self, n: int) -> tuple[bool, str]:
-        try:
-            status = self._request(
-                "PATCH", f"{self.path}/ha-bench", {"data": {"n": str(n)}}, "application/merge-patch+json"
-            )
-        except (OSError, http.client.HTTPException) as exc:
-            return False, type(exc).__name__
-        return status == 200, str(status)
+from tests.support.writer import INTERVAL, Attempt, Writer
 
 
 def failover(ha: HA, seconds: float, kill_after: float) -> dict[str, Any]:

@@ -110,22 +110,31 @@ def delete(names: tuple[str, ...], cfg: KbsConfig) -> None:
 
 @snapshot.command()
 @click.argument("file", metavar="FILE|NAME")
+@click.option(
+    "--cluster-reset",
+    is_flag=True,
+    help="On HA: restore even though etcd still lists other members; this member becomes a one-member cluster "
+    "and the others must `kbs reset --force` and `kbs join --control-plane` again.",
+)
 @with_config
-def restore(file: str, cfg: KbsConfig) -> None:
-    """Restore a snapshot into the local etcd of a single control-plane node.
+def restore(file: str, cluster_reset: bool, cfg: KbsConfig) -> None:
+    """Restore a snapshot into the local etcd member; the cluster becomes this member alone.
 
     Verifies the checksum and the snapshot, stops etcd (its manifest leaves the staticPodPath), moves the data
     dir aside to <dataDir>-old-<timestamp> (kept), restores, starts etcd again and waits for the API server.
-    An interrupted restore is finished by running the same command again.
+    An interrupted restore is finished by running the same command again. On HA, take the other control-plane
+    nodes out first (`kbs reset --force`), or pass --cluster-reset when they are gone; they rejoin afterwards.
 
     \b
     Examples:
       sudo kbs etcd snapshot restore before-upgrade
       sudo kbs etcd snapshot restore /backup/on-demand-cp1-1700000000
+      sudo kbs etcd snapshot restore before-upgrade --cluster-reset
     """
     from bootstrap.etcd.restore import Restorer
     from bootstrap.etcd.snapshots import resolve
 
     path = resolve(cfg.etcd_snapshot_dir, file)
-    journal = Restorer(cfg, say=lambda line: click.echo(f"[etcd] {line}")).run(Path(path))
+    restorer = Restorer(cfg, say=lambda line: click.echo(f"[etcd] {line}"), cluster_reset=cluster_reset)
+    journal = restorer.run(Path(path))
     click.echo(f"[etcd] restored {journal.snapshot}; the previous data is in {journal.old_dir}")

@@ -1,8 +1,9 @@
-"""`kbs upgrade plan|apply`: upgrade this node's control plane by one minor or patch (bootstrap/upgrade)."""
+"""`kbs upgrade plan|apply|node`: upgrade this node's control plane by one minor or patch (bootstrap/upgrade)."""
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,6 +25,7 @@ def upgrade() -> None:
       sudo kbs upgrade plan
       sudo kbs upgrade apply v1.37.2 --dry-run
       sudo kbs upgrade apply v1.37.2
+      sudo kbs upgrade node          # then on each other control-plane node
     """
 
 
@@ -105,3 +107,57 @@ def apply_command(
         timeout=float(timeout) if timeout else None,
     )
     click.echo(f"[upgrade] {apply(cfg, options, Printer())}")
+
+
+@upgrade.command(name="node")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option(
+    "--etcd-upgrade", type=bool, default=True, show_default=True, metavar="true|false", help="Upgrade etcd too."
+)
+@click.option(
+    "--certificate-renewal",
+    type=bool,
+    default=True,
+    show_default=True,
+    metavar="true|false",
+    help="Renew each upgraded component's certificates, as kubeadm does.",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="How long each component may take to become healthy (default: timeouts.upgradeManifests, 300).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="This node's configuration (default: the one its reconciler runs with, /var/lib/kbs/config.yaml); "
+    "its ClusterConfiguration is replaced by the cluster's.",
+)
+def node_command(
+    *, dry_run: bool, etcd_upgrade: bool, certificate_renewal: bool, timeout: int | None, config_file: Path | None
+) -> None:
+    """Upgrade this control-plane node to the version of the cluster's configuration (kube-system/kubeadm-config),
+    after `kbs upgrade apply VERSION` on the first control plane: etcd, kube-apiserver, kube-controller-manager,
+    kube-scheduler one at a time, each rolled back with the ones before it if it does not become healthy.
+
+    An interrupted run is finished (or its rollback completed) by running it again.
+
+    \b
+    Examples:
+      sudo kbs upgrade node --dry-run
+      sudo kbs upgrade node
+      sudo kbs upgrade node --etcd-upgrade=false --timeout 120
+    """
+    from bootstrap.cli.init import Printer
+    from bootstrap.upgrade.node import SAVED_CONFIG, NodeOptions, upgrade_node
+
+    options = NodeOptions(
+        dry_run=dry_run,
+        etcd_upgrade=etcd_upgrade,
+        certificate_renewal=certificate_renewal,
+        timeout=float(timeout) if timeout else None,
+    )
+    click.echo(f"[upgrade] {upgrade_node(config_file or SAVED_CONFIG, options, Printer())}")

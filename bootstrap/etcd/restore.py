@@ -1,11 +1,17 @@
-"""`kbs etcd snapshot restore FILE` on a single-member cluster: a state machine that a re-run finishes.
+"""`kbs etcd snapshot restore FILE`: a state machine that a re-run finishes.
 
-    1. verify     the checksum file and `etcdutl snapshot status`; refuse a multi-member cluster
+    1. verify     the checksum file and `etcdutl snapshot status`; refuse a multi-member cluster unless
+                  --cluster-reset (k3s's cluster reset: this member becomes a one-member cluster)
     2. journal    <stateDir>/etcd-restore/restore.json: the snapshot, the member and the time stamp of this restore
     3. park       move etcd.yaml out of the staticPodPath (into <stateDir>/etcd-restore/) and wait for etcd to stop
     4. aside      rename the data dir to <dataDir>-old-<timestamp> (never deleted: the operator's safety net)
     5. restore    `etcdutl snapshot restore` into <dataDir>.restoring, then rename it to <dataDir>
-    6. unpark     move etcd.yaml back; wait for etcd and the API server to be healthy; remove the journal
+    6. unpark     move etcd.yaml back, its --initial-cluster this member only (what the restored data says; a
+                  member that had joined an HA cluster drops --initial-cluster-state=existing); wait for etcd and
+                  the API server to be healthy; remove the journal
+
+On HA, the other members leave with `kbs reset --force` and come back with `kbs join --control-plane`
+(docs/operations.md).
 
 Each step is done only when the disk says it is not done yet (`plan` is a pure function of what is observed), so
 an interrupted restore is finished by running the same command again. The old data dir plus a present data dir
@@ -122,9 +128,12 @@ def member_from_manifest(path: Path) -> Member:
 class Restorer:
     """Runs `plan`'s steps against the node; `say` reports progress (the CLI prints it)."""
 
-    def __init__(self, cfg: KbsConfig, say: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(
+        self, cfg: KbsConfig, say: Callable[[str], None] = lambda _: None, *, cluster_reset: bool = False
+    ) -> None:
         self.cfg = cfg
         self.say = say
+        self.cluster_reset = cluster_reset
         self.work = cfg.kbs.reconciler.state_dir / constants.ETCD_RESTORE_DIR_NAME
         self.journal_path = self.work / JOURNAL
         self.in_place = cfg.manifests_dir / MANIFEST
@@ -169,11 +178,16 @@ class Restorer:
         member = member_from_manifest(self.in_place)
         peers = [p for p in member.initial_cluster.split(",") if p]
         count = _live_member_count(cfg)
-        if (count or len(peers)) > 1:
+        members = count or len(peers)
+        if members > 1 and not self.cluster_reset:
             raise SnapshotError(
-                f"etcd has {count or len(peers)} members: kbs restores only a single-member (one control-plane) etcd",
-                hint="restoring an HA cluster needs every member reset from the same snapshot; not supported yet",
+                f"etcd has {members} members: a restore makes this member a one-member cluster",
+                hint="take the other control-plane nodes out first (`kbs reset --force` on each), or pass "
+                "--cluster-reset if they are gone; then they rejoin with `kbs join --control-plane` "
+                "(docs/operations.md, Restoring an HA cluster)",
             )
+        if members > 1:
+            self.say(f"cluster reset: the {members}-member cluster becomes {member.name} alone")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         digest = snapshots.sha256_of(snapshot)
         bump = tools.current_revision(cfg, Path(member.data_dir)) + tools.BUMP_MARGIN
@@ -223,6 +237,11 @@ class Restorer:
 
     def _unpark_manifest(self, journal: Journal) -> None:
         if self.parked.exists():
+            text = self.parked.read_text()
+            single = one_member(text, journal.member, journal.peer_urls)
+            if single != text:
+                atomic_write(self.parked, single, mode=0o600)
+                self.say(f"the etcd manifest names {journal.member} alone in --initial-cluster")
             self.parked.replace(self.in_place)
 
     def _wait_healthy(self, journal: Journal) -> None:
@@ -238,6 +257,20 @@ class Restorer:
         self.journal_path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.work.rmdir()
+
+
+def one_member(manifest: str, name: str, peer_urls: str) -> str:
+    """The etcd manifest's text with --initial-cluster naming only this member and no
+    --initial-cluster-state=existing: what a restored data dir is (etcd reads these flags only on a first start,
+    but the manifest should say what the member is)."""
+    lines = []
+    for line in manifest.splitlines(keepends=True):
+        flag = line.strip().removeprefix("- ").strip("'\"")
+        if flag == "--initial-cluster-state=existing":
+            continue
+        wanted = f"--initial-cluster={name}={peer_urls}"
+        lines.append(line.replace(flag, wanted) if flag.startswith("--initial-cluster=") else line)
+    return "".join(lines)
 
 
 def verify(cfg: KbsConfig, snapshot: Path) -> dict[str, Any]:

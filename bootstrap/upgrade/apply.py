@@ -46,6 +46,11 @@ class ApplyOptions:
     etcd_upgrade: bool = True
     certificate_renewal: bool = True
     timeout: float | None = None  # seconds per component; None: the configuration's timeouts.upgradeManifests
+    node: bool = False  # `kbs upgrade node`: this member only; the uploaded configuration and addons are apply's
+
+    def rerun(self, target: str) -> str:
+        """The command that finishes an interrupted run toward `target`."""
+        return "kbs upgrade node" if self.node else f"kbs upgrade apply {target}"
 
 
 Observe = Callable[["KbsConfig", "KubeAPI | None", str], waiting.Observation]
@@ -101,7 +106,7 @@ def apply(cfg: KbsConfig, options: ApplyOptions, out: Reporter, *, observe: Obse
     if state is not None and state.target != options.target:
         raise UpgradeError(
             f"an upgrade to {state.target} was interrupted ({UpgradeState.path(state_dir)})",
-            hint=f"run `kbs upgrade apply {state.target}` to finish or roll it back first",
+            hint=f"run `{options.rerun(state.target)}` to finish or roll it back first",
         )
     timeout = options.timeout or cfg.init.timeouts.upgrade_manifests.total_seconds()
     if state is not None and options.dry_run:
@@ -110,10 +115,10 @@ def apply(cfg: KbsConfig, options: ApplyOptions, out: Reporter, *, observe: Obse
     try:
         if state is not None and state.phase == "rolling-back":
             out.line(PHASE, f"finishing the rollback of the interrupted upgrade to {state.target}")
-            _rollback(_Run(cfg, state, api, observe, timeout, out))
+            _rollback(_Run(cfg, state, api, observe, timeout, out, options.rerun(state.target)))
             raise UpgradeError(
                 f"an interrupted upgrade to {state.target} was rolled back; the node runs {state.source} again",
-                hint=f"run `kbs upgrade apply {options.target}` again to retry",
+                hint=f"run `{options.rerun(options.target)}` again to retry",
             )
         if state is None:
             current, steps = upgrade_plan(cfg, options)
@@ -130,8 +135,8 @@ def apply(cfg: KbsConfig, options: ApplyOptions, out: Reporter, *, observe: Obse
             old = read_manifests(Path(state.backup_dir) / "manifests")
             steps = plan.steps(old, new_manifests(cfg), etcd_upgrade=options.etcd_upgrade)
         if state is not None:
-            _components(_Run(cfg, state, api, observe, timeout, out), options, steps)
-        _cluster_objects(cfg, out)
+            _components(_Run(cfg, state, api, observe, timeout, out, options.rerun(state.target)), options, steps)
+        _cluster_objects(cfg, out, node_only=options.node)
         if state is not None:
             UpgradeState.clear(state_dir)
             out.line(PHASE, f"backups of this upgrade: {state.backup_dir}")
@@ -204,6 +209,7 @@ class _Run:
     observe: Observe
     timeout: float
     out: Reporter
+    rerun: str  # the command that retries
 
 
 def _components(run: _Run, options: ApplyOptions, steps: list[Step]) -> None:
@@ -228,6 +234,10 @@ def _components(run: _Run, options: ApplyOptions, steps: list[Step]) -> None:
         write_manifests({component: step.new}, cfg.manifests_dir)
         out.line(PHASE, f"wrote the {options.target} manifest of {component}; waiting up to {timeout:.0f}s")
         started = time.monotonic()
+        if component == constants.KUBE_APISERVER:
+            from bootstrap.upgrade.hurry import hurry_old_apiserver
+
+            hurry_old_apiserver(cfg, state.old_hashes[component], min(timeout, 60.0), out.detail)
         ok, last = waiting.wait(
             lambda c=component: run.observe(cfg, api, c),  # type: ignore[misc]
             image=plan.image_ref(step.new) or "",
@@ -273,7 +283,7 @@ def _rollback(run: _Run) -> list[str]:
             raise UpgradeError(
                 f"{component} is not healthy after its old manifest was restored ({last.detail})",
                 hint=f"the journal {UpgradeState.path(cfg.kbs.reconciler.state_dir)} is kept; the backups "
-                f"(manifests, etcd snapshot) are in {state.backup_dir}; `kbs upgrade apply {state.target}` retries "
+                f"(manifests, etcd snapshot) are in {state.backup_dir}; `{run.rerun}` retries "
                 "the rollback",
             )
         out.line(PHASE, f"rolled back {component}: it runs {plan.image_ref(text)} and is healthy")
@@ -294,17 +304,21 @@ def _renew(cfg: KbsConfig, component: str, out: Reporter) -> None:
         out.line(PHASE, f"renewed {', '.join(names)}")
 
 
-def _cluster_objects(cfg: KbsConfig, out: Reporter) -> None:
-    """kubeadm's post-upgrade: the uploaded configuration and the addons, for the new version."""
+def _cluster_objects(cfg: KbsConfig, out: Reporter, *, node_only: bool = False) -> None:
+    """kubeadm's post-upgrade: the uploaded configuration and the addons, for the new version (apply only), and
+    this node's reconciler configuration (apply and node)."""
     from bootstrap.phases import addon, reconciler, upload_config
     from bootstrap.phases.context import InitData
 
     data = InitData(cfg=cfg, out=out)
     try:
-        for name, run in (
+        cluster_wide = (
             ("upload-config", upload_config.run),
             ("addon/coredns", addon.run_coredns),
             ("addon/kube-proxy", addon.run_kube_proxy),
+        )
+        for name, run in (
+            *(() if node_only else cluster_wide),
             # this node's "kubelet": its configuration names the new version; a changed one restarts it, and it
             # adopts the running containers (what upgrading the kubelet package is on a kubeadm node)
             ("reconciler", reconciler.run),

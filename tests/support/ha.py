@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker
 
@@ -106,10 +109,37 @@ def start_lb(client: docker.DockerClient, network: str, backends: list[str]) -> 
     return str(container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
 
 
+def control_plane_images(version: str) -> list[str]:
+    """The images of `version`'s control plane (what preload loads for a cluster at another version)."""
+    from bootstrap import versions
+
+    etcd = f"registry.k8s.io/etcd:{versions.lookup(version).etcd_tag}"
+    return [*(f"registry.k8s.io/{c}:{version}" for c in COMPONENTS[1:]), etcd]
+
+
+def preload(nodes: Iterable[Node], images: Sequence[str]) -> None:
+    """Load host images into the nodes' Docker engines (what a node image does not carry, e.g. the previous minor's
+    control plane for the upgrade tests)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tar = Path(tmp) / "images.tar"
+        subprocess.run(["docker", "save", "-o", str(tar), *images], check=True, capture_output=True, timeout=300)
+        for node in nodes:
+            with tar.open("rb") as stream:
+                subprocess.run(["docker", "exec", "-i", node.id, "docker", "load", "-q"], stdin=stream,
+                               check=True, capture_output=True, timeout=300)  # fmt: skip
+
+
 @contextmanager
-def ha_cluster(client: docker.DockerClient, workers: int = 1, timings: dict[str, float] | None = None) -> Iterator[HA]:
+def ha_cluster(
+    client: docker.DockerClient,
+    workers: int = 1,
+    timings: dict[str, float] | None = None,
+    kubernetes_version: str | None = None,
+    images: Sequence[str] = (),
+) -> Iterator[HA]:
     """Three control planes behind the load balancer (and `workers` kubeadm workers); `timings` gets the seconds
-    each step took (init, join cp-2, join cp-3, workers)."""
+    each step took (init, join cp-2, join cp-3, workers). `kubernetes_version`: what `kbs init` makes (default: the
+    default version), with `images` loaded into the control-plane nodes first."""
     timings = {} if timings is None else timings
     with node_network(client, prefix="kbs-ha") as network:
         # the checkout's kbs-node: it restarts the reconciler when a node container starts again (as systemd would)
@@ -118,8 +148,11 @@ def ha_cluster(client: docker.DockerClient, workers: int = 1, timings: dict[str,
         lb = start_lb(client, network.name, [n.address for n in nodes.values()])
         for node in [*nodes.values(), *worker_nodes]:
             node.wait_ready()
+        if images:
+            preload(nodes.values(), images)
         start = time.monotonic()
-        cluster = _init(network, nodes["cp-1"], f"{lb}:6443")
+        version = [f"--kubernetes-version={kubernetes_version}"] if kubernetes_version else []
+        cluster = _init(network, nodes["cp-1"], f"{lb}:6443", version)
         timings["init cp-1"] = time.monotonic() - start
         match = JOIN.search(cluster.init_output)
         assert match, cluster.init_output
@@ -135,10 +168,10 @@ def ha_cluster(client: docker.DockerClient, workers: int = 1, timings: dict[str,
         yield made
 
 
-def _init(network: NodeNetwork, node: Node, endpoint: str) -> Cluster:
+def _init(network: NodeNetwork, node: Node, endpoint: str, extra: Sequence[str] = ()) -> Cluster:
     output = node.exec(
         "kbs", "init", "--pod-network-cidr=10.244.0.0/16", "--pod-network=flannel", "--node-name=cp-1",
         f"--control-plane-endpoint={endpoint}", "--upload-certs", f"--apiserver-advertise-address={node.address}",
-        timeout=600,
+        *extra, timeout=600,
     )  # fmt: skip
     return Cluster(network=network, control_plane=node, init_output=output)

@@ -146,9 +146,26 @@ def test_multi_member_cluster_is_refused(
 ) -> None:
     cfg = _node(tmp_path, cluster)
     FakeNode(monkeypatch, members=members)
-    with pytest.raises(SnapshotError, match="single-member"):
+    with pytest.raises(SnapshotError, match="a restore makes this member a one-member cluster") as info:
         Restorer(cfg).run(cfg.etcd_snapshot_dir / "snap1")
+    assert "--cluster-reset" in (info.value.hint or "") and "kbs reset --force" in (info.value.hint or "")
     assert (cfg.manifests_dir / "etcd.yaml").exists()
+
+
+def test_cluster_reset_makes_a_joined_member_a_one_member_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _node(tmp_path, "node2=https://10.0.0.6:2380,node1=https://10.0.0.5:2380")
+    path = cfg.manifests_dir / "etcd.yaml"
+    path.write_text(path.read_text() + "    - --initial-cluster-state=existing\n")
+    FakeNode(monkeypatch, members=3)
+    lines: list[str] = []
+    Restorer(cfg, lines.append, cluster_reset=True).run(cfg.etcd_snapshot_dir / "snap1")
+    assert (cfg.etcd_data_dir / "member/restored").exists()
+    text = path.read_text()
+    assert "    - --initial-cluster=node1=https://10.0.0.5:2380\n" in text
+    assert "initial-cluster-state" not in text and "node2" not in text
+    assert "cluster reset: the 3-member cluster becomes node1 alone" in lines
 
 
 def test_manifest_without_name_is_an_error(tmp_path: Path) -> None:
