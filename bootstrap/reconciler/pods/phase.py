@@ -177,8 +177,10 @@ def build_status(
     def file_for(name: str) -> Callable[[int], Path] | None:
         return (lambda n: message_file(name, n)) if message_file else None
 
-    init = tuple(
-        container_status(c, records, probes, waiting.get(c.name), message_file=file_for(c.name))
+    init = tuple(  # the kubelet's default for every container of a pod with init containers: PodInitializing
+        container_status(
+            c, records, probes, waiting.get(c.name), message_file=file_for(c.name), not_yet="PodInitializing"
+        )
         for c in pod.spec.init_containers
     )
     incomplete = [s.name for s in init if not (s.state.kind == "terminated" and s.state.exit_code == 0)]

@@ -3,8 +3,11 @@
 Each sync lists the pod's containers, asks actions.compute_pod_actions what to do (the kubelet's
 computePodActions: kill the pod, create a sandbox, containers to kill with reasons, containers to start,
 containers in CrashLoopBackOff) and executes it, the way SyncPod does; after a kill or a new sandbox it lists
-and asks again. Then dead containers beyond the newest per name are removed, probes follow the running
-containers and the status is published.
+and asks again. Then dead containers beyond the newest two records per name are removed, probes follow the
+running containers and the status is published.
+The status goes out when the kubelet's would: a sync publishes it before it acts at the pod's first sync (so the
+mirror pod appears before any container starts) and when it shows waiting reasons the syncs before found;
+a reason a sync finds (CrashLoopBackOff...) shows only from the kubelet's next sync of the pod on (`_begin`).
 The worker sleeps until woken (Docker event, probe change, manifest change) or a timer (backoff expiry, resync).
 Termination (pod removed or replaced): preStop + stop with the grace period, then the containers are removed but
 the newest dead one per name (for `kbs logs --previous`), the pod's files and status go, and the manager is told,
@@ -43,6 +46,11 @@ _log = logging.getLogger(LOGGER)
 # Decisions per sync: a kill or a new sandbox changes the runtime, so the worker decides again (a sandbox, then
 # a container killed in it, then the rest).
 MAX_ROUNDS = 4
+TIMER_SLACK = 0.01  # seconds: a wake-up this close to the timer the last sync asked for is that timer
+
+
+def _signature(records: list[ContainerRecord]) -> frozenset[tuple[str, str]]:
+    return frozenset((r.id, r.state) for r in records)
 
 
 class _Wake:
@@ -83,7 +91,11 @@ class PodWorker:
         self.full_name = pod.full_name
         self.ref = PodRef(pod.name, pod.namespace, pod.uid)
         self.probes = PodProbes(host.runtime, host.recorder, self.ref, self.wake)
-        self.waiting: dict[str, Waiting] = {}
+        self.waiting: dict[str, Waiting] = {}  # the reason cache: why each container waits, as the syncs found
+        self._shown: dict[str, Waiting] = {}  # the reasons the status shows: those found before this sync began
+        self._displayed: dict[str, Waiting] | None = None  # the reasons of the last status published
+        self._seen: frozenset[tuple[str, str]] = frozenset()  # the containers (id, state) the last sync began with
+        self._timer_at = 0.0  # monotonic time of the timer the last sync asked for (backoff expiry, resync)
         self.synced = threading.Event()  # set after the first complete sync (or when the pod cannot start)
         self.done = threading.Event()
         self._wake = threading.Event()
@@ -187,6 +199,7 @@ class PodWorker:
                     self._started = True
                 self._start_time = datetime.now(UTC).replace(microsecond=0)
             timeout, not_before = self._sync_once(resync)
+            self._timer_at = time.monotonic() + timeout
             self.synced.set()
 
     def _sync_once(self, resync: float) -> tuple[float, float]:
@@ -226,8 +239,10 @@ class PodWorker:
         wake = _Wake()
         handled: set[str] = set()  # containers started or backing off in this sync: later rounds leave them
         actions, records = PodActions(), []
-        for _ in range(MAX_ROUNDS):
+        for round_ in range(MAX_ROUNDS):
             records = runtime.list(self.uid)
+            if round_ == 0:
+                self._begin(records)
             actions = self._decide(records)
             if actions.sandbox is None:
                 if not self._make_sandbox(actions, records, wake):
@@ -334,7 +349,7 @@ class PodWorker:
                 wake.soon(retry_in)
 
     def _after(self, records: list[ContainerRecord], sandbox: ContainerRecord) -> None:
-        for record in kill.garbage(records, keep_sandbox=sandbox.id):
+        for record in kill.garbage(records, keep_sandbox=sandbox.id, keep_last_state=True):
             try:
                 self.host.runtime.remove(record.id)
             except RuntimeOperationError as exc:
@@ -369,15 +384,43 @@ class PodWorker:
         )
 
     # --- status -----------------------------------------------------------------------------------------------
+    def _begin(self, records: list[ContainerRecord]) -> None:
+        """The start of a sync. Where the kubelet would sync too (a container appeared or changed state since the
+        last sync began, its PLEG's view, which includes what that sync did; or the timer the last sync asked for
+        is due; not a second wake-up for the same change, which its PLEG reports once, nor a removed container,
+        which it does not sync for), the reasons found so far become visible; then the status goes out first
+        when `_status_due`."""
+        seen, self._seen = self._seen, _signature(records)
+        if self._seen - seen or time.monotonic() >= self._timer_at - TIMER_SLACK:
+            self._shown = dict(self.waiting)
+        if self._status_due():
+            self._publish(records, running_sandbox(records))
+
+    def _status_due(self) -> bool:
+        """Whether a sync publishes the status before it acts, as the kubelet's SyncPod sets it first: the pod's
+        first sync (the mirror pod appears before the containers start) and a sync that shows waiting reasons
+        the syncs before it found (CrashLoopBackOff at a back-off's end or resync). Other syncs publish at their
+        end only: what they find before acting is what the previous one published."""
+        return self._published is None or self._visible() != self._displayed
+
+    def _visible(self) -> dict[str, Waiting]:
+        """The waiting reasons a status shows: found by an earlier sync and still current. The kubelet shows a
+        reason its sync found (its reason cache) only from its next sync on, when it generates the status
+        again: a crashed container shows `terminated` through a back-off until a sync comes (its end, or the
+        resync), then `waiting` in CrashLoopBackOff."""
+        return {name: self._shown[name] for name in self.waiting if name in self._shown}
+
     def _publish(
         self, records: list[ContainerRecord], sandbox: ContainerRecord | None, *, terminating: bool = False
     ) -> None:
         ctx_dir = self.pod_dir
+        visible = self._visible()
+        self._displayed = visible
         status = build_status(
             self.pod,
             records,
             self.probes,
-            self.waiting,
+            visible,
             sandbox=sandbox,
             node_ip=self.host.node_ip,
             start_time=self._start_time,
