@@ -20,9 +20,10 @@ from typing import Any
 import docker
 import pytest
 
-from tests.support.cluster import Cluster, start_control_plane
+from tests.support.cluster import ADMIN_CONF, Cluster, start_control_plane
+from tests.support.kubelet_corpus import CORPUS, settled
 from tests.support.kubelet_diff import Difference, compare_pods, unexplained
-from tests.support.nodes import node_network
+from tests.support.nodes import Node, node_network
 from tests.support.wait import wait_until
 
 KBS, KUBELET = "cp-1", "worker-1"
@@ -64,6 +65,56 @@ UNREADY = manifest(
 )  # fmt: skip
 
 
+SLOW_INIT = f"""\
+apiVersion: v1
+kind: Pod
+metadata: {{name: kd-slow, namespace: default}}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 2
+  initContainers:
+  - {{name: wait, image: {AGNHOST}, command: [sh, -c, "sleep 6"]}}
+  containers:
+  - {{name: c, image: {AGNHOST}, command: [/agnhost, pause]}}
+"""
+PROBED = manifest(
+    "kd-probed", "/agnhost", "pause",
+    extra="""\
+    livenessProbe:
+      exec: {command: [sh, -c, "test ! -f /probe/kill"]}
+      periodSeconds: 1
+      failureThreshold: 1
+    readinessProbe:
+      exec: {command: [sh, -c, "test -f /probe/ready"]}
+      periodSeconds: 1
+      failureThreshold: 1
+    volumeMounts: [{name: probe, mountPath: /probe}]
+  volumes: [{name: probe, hostPath: {path: /tmp/kd-probe, type: DirectoryOrCreate}}]
+""",
+)  # fmt: skip
+PAUSED = {name: manifest(name, "/agnhost", "pause") for name in ("kd-edit", "kd-moved", "kd-removed")}
+WATCHED: dict[str, str] = {}  # node -> the file of the kd-slow mirror's versions
+FIRST = {"kd-web": WEB, "kd-crash": CRASH, "kd-unready": UNREADY, "kd-probed": PROBED, **PAUSED, **CORPUS}
+
+
+def put(node: Node, name: str, text: str, *, directory: str = MANIFESTS) -> None:
+    """Write a file the way an editor or a config tool does: complete, then renamed into place."""
+    node.exec("sh", "-c", f"cat > /tmp/.{name}.part && mv /tmp/.{name}.part {directory}/{name}", stdin=text.encode())
+
+
+def watch(made: Cluster, name: str, node: str) -> str:
+    """Start recording every version of `name`'s mirror on `node` (kubectl's watch, in the control-plane node);
+    returns the file the versions go to, once the watch is established."""
+    path = f"/tmp/kd-watch-{name}-{node}"
+    made.control_plane.exec(
+        "sh", "-c",
+        f"nohup timeout 900 kubectl --kubeconfig={ADMIN_CONF} get pods -n default -w --output-watch-events -o json "
+        f"--field-selector=metadata.name={name}-{node} -v=6 > {path}.json 2> {path}.log &",
+    )  # fmt: skip
+    wait_until(f"the watch of {name}-{node}", lambda: "watch=true" in made.control_plane.exec("cat", f"{path}.log"))
+    return f"{path}.json"
+
+
 @pytest.fixture(scope="module")
 def pair(docker_client: docker.DockerClient) -> Iterator[Cluster]:
     with node_network(docker_client, prefix="kbs-kdiff") as network:
@@ -71,10 +122,17 @@ def pair(docker_client: docker.DockerClient) -> Iterator[Cluster]:
         worker = network.start(KUBELET, "worker")
         worker.wait_ready()
         made.join_worker(worker)
+        WATCHED.update({node: watch(made, "kd-slow", node) for node in NODES})
         for node in (made.control_plane, worker):
-            for name, text in (("kd-web", WEB), ("kd-crash", CRASH), ("kd-unready", UNREADY)):
-                node.exec("sh", "-c", f"cat > {MANIFESTS}/{name}.yaml", stdin=text.encode())
+            put(node, "kd-slow.yaml", SLOW_INIT)
+        for node in (made.control_plane, worker):
+            for name, text in FIRST.items():
+                put(node, f"{name}.yaml", text)
         yield made
+
+
+def node_of(made: Cluster, name: str) -> Node:
+    return made.control_plane if name == KBS else next(w for w in made.workers if w.name == name)
 
 
 def mirror(made: Cluster, name: str, node: str) -> dict[str, Any] | None:
@@ -147,33 +205,77 @@ def test_the_running_pod_has_the_same_events_on_both_nodes(pair: Cluster) -> Non
     assert events[KBS] == events[KUBELET], events
 
 
-def crash_loop_snapshots(made: Cluster, name: str) -> dict[str, dict[str, Any]]:
-    """Each node's mirror at the same point of the crash loop: waiting in CrashLoopBackOff after the same number
-    of restarts (at least two), each caught on its own. The kubelet shows the container terminated during a back-off
-    and the wait only when its pod worker syncs before the restart: at the back-off's end, or after its one-minute
-    resync once the back-off is longer (docs/kubelet-compatibility.md); so this comes about the fourth restart:
-    the 10+20+40+80 s back-offs, then up to the kubelet's one-minute resync, longer on a loaded machine."""
-    seen: dict[str, dict[int, dict[str, Any]]] = {node: {} for node in NODES}
+def _versions(made: Cluster, node: str) -> list[dict[str, Any]]:
+    """Every version of the kd-slow mirror the watch saw on `node`, in order."""
+    text, decoder, at, out = made.control_plane.exec("cat", WATCHED[node]), json.JSONDecoder(), 0, []
+    while at < len(text):
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at < len(text):
+            item, at = decoder.raw_decode(text, at)
+            out.append(item["object"])
+    return out
+
+
+def stage(pod: dict[str, Any]) -> tuple[Any, ...]:
+    """What a user reads off a mirror at a glance: phase, conditions, each container's state and reason."""
+    status = pod.get("status") or {}
+
+    def states(key: str) -> tuple[tuple[str, str, str], ...]:
+        out = []
+        for c in status.get(key) or []:
+            kind, body = next(iter((c.get("state") or {"none": {}}).items()))
+            out.append((c["name"], kind, (body or {}).get("reason", "")))
+        return tuple(out)
+
+    conditions = tuple(sorted((c["type"], c["status"], c.get("reason", "")) for c in status.get("conditions") or []))
+    return status.get("phase"), conditions, states("initContainerStatuses"), states("containerStatuses")
+
+
+def test_the_mirror_pod_appears_at_the_first_sync_and_goes_through_the_same_stages(pair: Cluster) -> None:
+    both(pair, "kd-slow", running_and_ready)
+    stages: dict[str, list[tuple[Any, ...]]] = {}
+    first_sync: dict[str, dict[str, Any]] = {}
+    for node in NODES:
+        versions = _versions(pair, node)
+        seen = [stage(v) for v in versions]
+        stages[node] = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
+        # the first status the node published: before any container started, every container waits
+        first_sync[node] = next(v for v in versions if (v.get("status") or {}).get("conditions"))
+    report = json.dumps({n: [list(map(str, s)) for s in v] for n, v in stages.items()}, indent=1)
+    assert stages[KBS] == stages[KUBELET], report
+    for node, pod in first_sync.items():
+        waiting = {c["name"]: c["state"].get("waiting", {}).get("reason") for c in (
+            *pod["status"]["initContainerStatuses"], *pod["status"]["containerStatuses"])}  # fmt: skip
+        assert waiting == {"wait": "PodInitializing", "c": "PodInitializing"}, (node, report)
+    assert_no_unexplained(first_sync)
+
+
+def crash_snapshots(made: Cluster, name: str, restarts: int = 2) -> dict[str, dict[str, Any]]:
+    """Each node's mirror after `restarts` restarts, the container crashed again and in its back-off: both show it
+    `terminated` until their next sync of the pod (the back-off's end), each caught on its own."""
+    seen: dict[str, dict[str, Any]] = {}
 
     def check() -> dict[str, dict[str, Any]] | None:
         for node in NODES:
             pod = mirror(made, name, node)
             status = container(pod) if pod else {}
-            waiting = (status.get("state") or {}).get("waiting") or {}
-            if pod and waiting.get("reason") == "CrashLoopBackOff" and status.get("restartCount", 0) >= 2:
-                seen[node].setdefault(status["restartCount"], pod)
-        common = sorted(set(seen[KBS]) & set(seen[KUBELET]))
-        return {node: seen[node][common[0]] for node in NODES} if common else None
+            if pod and status.get("restartCount") == restarts and "terminated" in (status.get("state") or {}):
+                seen.setdefault(node, pod)
+        return dict(seen) if len(seen) == len(NODES) else None
 
-    return wait_until(f"{name} in CrashLoopBackOff after the same restarts on both nodes", check, timeout=420)
+    return wait_until(f"{name} crashed after {restarts} restarts on both nodes", check, timeout=240, interval=1)
 
 
-def test_a_crash_looping_container_looks_the_same_on_both_nodes(pair: Cluster) -> None:
-    pods = crash_loop_snapshots(pair, "kd-crash")
+def test_a_crashed_container_looks_the_same_on_both_nodes_through_its_backoff(pair: Cluster) -> None:
+    pods = crash_snapshots(pair, "kd-crash")
     for pod in pods.values():
-        last = container(pod)["lastState"]["terminated"]
-        assert (last["reason"], last["exitCode"]) == ("Error", 3), pod["status"]
-    assert_no_unexplained(pods)  # the back-off message too: the same delay after the same restarts
+        now, last = container(pod)["state"]["terminated"], container(pod)["lastState"]["terminated"]
+        assert (now["reason"], now["exitCode"], last["reason"], last["exitCode"]) == ("Error", 3, "Error", 3), pod
+        assert pod["status"]["phase"] == "Running", pod["status"]
+    assert_no_unexplained(pods)
+    events = {node: _events(pair, "kd-crash", node) for node in NODES}
+    assert events[KBS] == events[KUBELET], events  # BackOff with the same words
 
 
 def failing_readiness(pod: dict[str, Any]) -> bool:
@@ -198,3 +300,93 @@ def test_a_deleted_mirror_pod_comes_back_with_its_restart_count_and_container(pa
         old, new = container(before[node]), container(after[node])
         assert (new["containerID"], new["restartCount"]) == (old["containerID"], old["restartCount"]), node
     assert_no_unexplained(after)
+
+
+def test_a_corpus_of_static_pods_looks_the_same_on_both_nodes(pair: Cluster) -> None:
+    left: list[str] = []
+    for name in CORPUS:
+        pods = both(pair, name, settled)
+        left += [f"{name}: {d}" for d in unexplained(differences(pods))]
+    assert not left, "differences not in tests/support/kubelet_differences.py:\n" + "\n".join(left)
+
+
+def on_both(made: Cluster, command: str) -> None:
+    for node in NODES:
+        node_of(made, node).exec("sh", "-c", command)
+
+
+def config_hash(pod: dict[str, Any]) -> str:
+    return str(pod["metadata"]["annotations"]["kubernetes.io/config.hash"])
+
+
+def gone(made: Cluster, name: str) -> None:
+    wait_until(f"{name}'s mirrors gone", lambda: all(mirror(made, name, n) is None for n in NODES), timeout=120)
+
+
+def test_an_edited_manifest_replaces_the_pod_the_same_way_on_both_nodes(pair: Cluster) -> None:
+    before = both(pair, "kd-edit", running_and_ready)
+    edited = PAUSED["kd-edit"].replace("labels: {app: kd-edit}", "labels: {app: kd-edit, edited: 'yes'}")
+    for node in NODES:
+        put(node_of(pair, node), "kd-edit.yaml", edited)
+    after = both(pair, "kd-edit", lambda p: running_and_ready(p) and p["metadata"]["labels"].get("edited") == "yes")
+    for node in NODES:
+        assert config_hash(after[node]) != config_hash(before[node]), node  # a new UID
+        assert container(after[node])["containerID"] != container(before[node])["containerID"], node
+        assert container(after[node])["restartCount"] == 0, node
+    assert_no_unexplained(after)
+    events = {node: _events(pair, "kd-edit", node) for node in NODES}
+    assert events[KBS] == events[KUBELET], events
+
+
+def test_a_removed_manifest_and_the_same_one_added_again(pair: Cluster) -> None:
+    before = both(pair, "kd-removed", running_and_ready)
+    on_both(pair, f"mv {MANIFESTS}/kd-removed.yaml /tmp/kd-removed.yaml")
+    gone(pair, "kd-removed")
+    on_both(pair, f"mv /tmp/kd-removed.yaml {MANIFESTS}/kd-removed.yaml")
+    again = both(pair, "kd-removed", running_and_ready)
+    for node in NODES:
+        assert config_hash(again[node]) == config_hash(before[node]), node  # the same file: the same UID
+        assert again[node]["metadata"]["uid"] != before[node]["metadata"]["uid"], node  # a new mirror
+        assert container(again[node])["containerID"] != container(before[node])["containerID"], node
+    assert_no_unexplained(again)
+
+
+def test_a_renamed_file_and_one_moved_out_and_back_in(pair: Cluster) -> None:
+    before = both(pair, "kd-moved", running_and_ready)
+    on_both(pair, f"mv {MANIFESTS}/kd-moved.yaml {MANIFESTS}/kd-moved-renamed.yaml")
+    old = {config_hash(pod) for pod in before.values()}  # the file's path is part of a static pod's UID
+    assert_no_unexplained(both(pair, "kd-moved", lambda p: running_and_ready(p) and config_hash(p) not in old))
+    on_both(pair, f"mv {MANIFESTS}/kd-moved-renamed.yaml /tmp/kd-moved.yaml")
+    gone(pair, "kd-moved")
+    on_both(pair, f"mv /tmp/kd-moved.yaml {MANIFESTS}/kd-moved.yaml")
+    assert_no_unexplained(both(pair, "kd-moved", running_and_ready))
+
+
+def test_invalid_files_next_to_good_ones_change_nothing_else(pair: Cluster) -> None:
+    before = both(pair, "kd-web", running_and_ready)
+    for node in NODES:
+        put(node_of(pair, node), "kd-bad-yaml.yaml", "apiVersion: v1\nkind: Pod\nmetadata: [oops\n")
+        put(node_of(pair, node), "kd-bad-pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: kd-bad-pod}\n")
+        put(node_of(pair, node), "kd-after-bad.yaml", manifest("kd-after-bad", "/agnhost", "pause"))
+    assert_no_unexplained(both(pair, "kd-after-bad", running_and_ready))
+    assert all(mirror(pair, "kd-bad-pod", node) is None for node in NODES)
+    after = both(pair, "kd-web", running_and_ready)
+    for node in NODES:
+        assert container(after[node])["containerID"] == container(before[node])["containerID"], node
+    on_both(pair, f"rm -f {MANIFESTS}/kd-bad-yaml.yaml {MANIFESTS}/kd-bad-pod.yaml")
+
+
+def test_readiness_and_liveness_changes_look_the_same_on_both_nodes(pair: Cluster) -> None:
+    unready = both(pair, "kd-probed", failing_readiness)
+    assert_no_unexplained(unready)
+    on_both(pair, "touch /tmp/kd-probe/ready")
+    assert_no_unexplained(both(pair, "kd-probed", running_and_ready))
+    on_both(pair, "touch /tmp/kd-probe/kill")
+    restarted = both(pair, "kd-probed", lambda p: container(p).get("restartCount", 0) >= 1)
+    on_both(pair, "rm -f /tmp/kd-probe/kill")
+    again = both(pair, "kd-probed", lambda p: running_and_ready(p) and container(p)["restartCount"] == 1)
+    for node in NODES:
+        assert "terminated" in container(again[node])["lastState"], (node, restarted[node]["status"])
+    assert_no_unexplained(again)
+    events = {node: _events(pair, "kd-probed", node) for node in NODES}
+    assert events[KBS] == events[KUBELET], events
