@@ -107,6 +107,7 @@ class ContainerStatus:
     restart_count: int = 0
     image_id: str = ""
     container_id: str | None = None  # "docker://<id>" of the current container
+    volume_mounts: tuple[dict[str, Any], ...] = ()  # the API's VolumeMountStatus items, from the container's spec
 
     @property
     def reason(self) -> str | None:
@@ -138,6 +139,8 @@ class ContainerStatus:
             out["started"] = self.started
         if self.container_id:
             out["containerID"] = self.container_id
+        if self.volume_mounts:
+            out["volumeMounts"] = [dict(m) for m in self.volume_mounts]
         return out
 
     @classmethod
@@ -152,6 +155,7 @@ class ContainerStatus:
             image=str(data.get("image", "")),
             image_id=str(data.get("imageID", "")),
             container_id=data.get("containerID"),
+            volume_mounts=tuple(dict(m) for m in data.get("volumeMounts") or [] if isinstance(m, dict)),
         )
 
 

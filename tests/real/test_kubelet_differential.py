@@ -92,7 +92,7 @@ PROBED = manifest(
   volumes: [{name: probe, hostPath: {path: /tmp/kd-probe, type: DirectoryOrCreate}}]
 """,
 )  # fmt: skip
-PAUSED = {name: manifest(name, "/agnhost", "pause") for name in ("kd-edit", "kd-moved", "kd-removed")}
+PAUSED = {name: manifest(name, "/agnhost", "pause") for name in ("kd-edit", "kd-moved", "kd-removed", "kd-deleted")}
 WATCHED: dict[str, str] = {}  # node -> the file of the kd-slow mirror's versions
 FIRST = {"kd-web": WEB, "kd-crash": CRASH, "kd-unready": UNREADY, "kd-probed": PROBED, **PAUSED, **CORPUS}
 
@@ -140,7 +140,9 @@ def mirror(made: Cluster, name: str, node: str) -> dict[str, Any] | None:
     return dict(json.loads(found)) if found.strip() else None
 
 
-def both(made: Cluster, name: str, ready: Callable[[dict[str, Any]], bool]) -> dict[str, dict[str, Any]]:
+def both(
+    made: Cluster, name: str, ready: Callable[[dict[str, Any]], bool], timeout: float = 180
+) -> dict[str, dict[str, Any]]:
     """Both nodes' mirrors of `name` once `ready(pod)` holds for each."""
 
     seen: dict[str, Any] = {}
@@ -155,7 +157,7 @@ def both(made: Cluster, name: str, ready: Callable[[dict[str, Any]], bool]) -> d
         return pods
 
     try:
-        return wait_until(f"{name}'s mirror pods on {', '.join(NODES)}", check, timeout=180, interval=1)
+        return wait_until(f"{name}'s mirror pods on {', '.join(NODES)}", check, timeout=timeout, interval=1)
     except AssertionError as exc:
         statuses = {node: (pod or {}).get("status") for node, pod in seen.items()}
         raise AssertionError(f"{exc}; last statuses: {json.dumps(statuses)}") from None
@@ -182,18 +184,37 @@ def running_and_ready(pod: dict[str, Any]) -> bool:
     return pod["status"].get("phase") == "Running" and condition(pod, "Ready").get("status") == "True"
 
 
+DELETED: dict[str, dict[str, Any]] = {}  # node -> kd-deleted's mirror before `kubectl delete`
+
+
+def test_kubectl_delete_of_a_mirror_pod_leaves_its_container_alone(pair: Cluster) -> None:
+    """The deletion now, the comparison at the module's end: the kubelet makes the mirror again only at its next
+    sync of the pod (its one-minute resync; kbs at once), so the wait overlaps the other tests."""
+    DELETED.update(both(pair, "kd-deleted", running_and_ready))
+    for node in NODES:
+        pair.kubectl("delete", "pod", "-n", "default", f"kd-deleted-{node}", "--wait=true")
+
+
 def test_a_running_pod_looks_the_same_on_both_nodes(pair: Cluster) -> None:
     assert_no_unexplained(both(pair, "kd-web", running_and_ready))
 
 
 def _events(made: Cluster, name: str, node: str) -> set[tuple[str, ...]]:
-    """(type, reason, component, field path, message) of the events about a mirror pod, its name normalised."""
+    """(type, reason, component, field path, message) of the events about a mirror pod, its name and the static
+    pod's config hash (its UID, which includes the node name) normalised."""
     pod = f"{name}-{node}"
     found = made.kubectl_json("get", "events", "-n", "default", f"--field-selector=involvedObject.name={pod}")
+    hashes = {e["involvedObject"].get("uid", "") for e in found["items"]} - {""}  # type: ignore[attr-defined]
+
+    def message(text: str) -> str:
+        for uid in hashes:
+            text = text.replace(uid, "<config-hash>")
+        return text.replace(pod, f"{name}-<node>")
+
     return {
         (
             e["type"], e["reason"], (e.get("source") or {}).get("component", ""), e.get("reportingComponent", ""),
-            e["involvedObject"].get("fieldPath", ""), e["message"].replace(pod, f"{name}-<node>"),
+            e["involvedObject"].get("fieldPath", ""), message(e["message"]),
         )
         for e in found["items"]  # type: ignore[attr-defined]
     }  # fmt: skip
@@ -218,7 +239,11 @@ def _versions(made: Cluster, node: str) -> list[dict[str, Any]]:
 
 
 def stage(pod: dict[str, Any]) -> tuple[Any, ...]:
-    """What a user reads off a mirror at a glance: phase, conditions, each container's state and reason."""
+    """What a user reads off a mirror at a glance: phase, conditions, each container's state and reason.
+
+    While every container still waits, PodReadyToStartContainers is left out: whether a status with the sandbox
+    not yet ready reaches the API server is timing under the kubelet (its status manager drops a status set
+    before the mirror exists, and its PLEG may report the sandbox before the first container)."""
     status = pod.get("status") or {}
 
     def states(key: str) -> tuple[tuple[str, str, str], ...]:
@@ -228,8 +253,21 @@ def stage(pod: dict[str, Any]) -> tuple[Any, ...]:
             out.append((c["name"], kind, (body or {}).get("reason", "")))
         return tuple(out)
 
-    conditions = tuple(sorted((c["type"], c["status"], c.get("reason", "")) for c in status.get("conditions") or []))
+    containers = (*states("initContainerStatuses"), *states("containerStatuses"))
+    waiting = all(kind == "waiting" for _, kind, _ in containers)
+    conditions = tuple(
+        sorted(
+            (c["type"], c["status"], c.get("reason", ""))
+            for c in status.get("conditions") or []
+            if not (waiting and c["type"] == "PodReadyToStartContainers")
+        )
+    )
     return status.get("phase"), conditions, states("initContainerStatuses"), states("containerStatuses")
+
+
+def without_sandbox_condition(pod: dict[str, Any]) -> dict[str, Any]:
+    conditions = [c for c in pod["status"]["conditions"] if c["type"] != "PodReadyToStartContainers"]
+    return {**pod, "status": {**pod["status"], "conditions": conditions}}
 
 
 def test_the_mirror_pod_appears_at_the_first_sync_and_goes_through_the_same_stages(pair: Cluster) -> None:
@@ -241,9 +279,12 @@ def test_the_mirror_pod_appears_at_the_first_sync_and_goes_through_the_same_stag
         seen = [stage(v) for v in versions]
         stages[node] = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
         # the first status the node published: before any container started, every container waits
-        first_sync[node] = next(v for v in versions if (v.get("status") or {}).get("conditions"))
+        first_sync[node] = without_sandbox_condition(
+            next(v for v in versions if (v.get("status") or {}).get("conditions"))
+        )
     report = json.dumps({n: [list(map(str, s)) for s in v] for n, v in stages.items()}, indent=1)
     assert stages[KBS] == stages[KUBELET], report
+    assert stages[KBS][0] == ("Pending", (), (), ()), report  # the mirror, before its first status
     for node, pod in first_sync.items():
         waiting = {c["name"]: c["state"].get("waiting", {}).get("reason") for c in (
             *pod["status"]["initContainerStatuses"], *pod["status"]["containerStatuses"])}  # fmt: skip
@@ -290,22 +331,14 @@ def test_a_pod_whose_readiness_probe_fails_looks_the_same_on_both_nodes(pair: Cl
     assert_no_unexplained(pods)
 
 
-def test_a_deleted_mirror_pod_comes_back_with_its_restart_count_and_container(pair: Cluster) -> None:
-    before = both(pair, "kd-web", running_and_ready)
-    for node in NODES:
-        pair.kubectl("delete", "pod", "-n", "default", f"kd-web-{node}", "--wait=true")
-    uids = {node: before[node]["metadata"]["uid"] for node in NODES}
-    after = both(pair, "kd-web", lambda p: running_and_ready(p) and p["metadata"]["uid"] not in uids.values())
-    for node in NODES:
-        old, new = container(before[node]), container(after[node])
-        assert (new["containerID"], new["restartCount"]) == (old["containerID"], old["restartCount"]), node
-    assert_no_unexplained(after)
-
-
 def test_a_corpus_of_static_pods_looks_the_same_on_both_nodes(pair: Cluster) -> None:
     left: list[str] = []
-    for name in CORPUS:
-        pods = both(pair, name, settled)
+    for name in CORPUS:  # written with the others when the module began: settled by now, or soon
+        try:
+            pods = both(pair, name, settled, timeout=60)
+        except AssertionError as exc:
+            left.append(f"{name}: {exc}")
+            continue
         left += [f"{name}: {d}" for d in unexplained(differences(pods))]
     assert not left, "differences not in tests/support/kubelet_differences.py:\n" + "\n".join(left)
 
@@ -390,3 +423,13 @@ def test_readiness_and_liveness_changes_look_the_same_on_both_nodes(pair: Cluste
     assert_no_unexplained(again)
     events = {node: _events(pair, "kd-probed", node) for node in NODES}
     assert events[KBS] == events[KUBELET], events
+
+
+def test_a_deleted_mirror_pod_comes_back_with_its_restart_count_and_container(pair: Cluster) -> None:
+    assert DELETED, "test_kubectl_delete_of_a_mirror_pod_leaves_its_container_alone runs first"
+    uids = {pod["metadata"]["uid"] for pod in DELETED.values()}
+    after = both(pair, "kd-deleted", lambda p: running_and_ready(p) and p["metadata"]["uid"] not in uids)
+    for node in NODES:
+        old, new = container(DELETED[node]), container(after[node])
+        assert (new["containerID"], new["restartCount"]) == (old["containerID"], old["restartCount"]), node
+    assert_no_unexplained(after)

@@ -124,7 +124,7 @@ CORPUS: dict[str, str] = {
         "kc-exec",
         "  hostNetwork: true\n  containers:\n"
         + _c("c", *PAUSE, extra="    readinessProbe: {exec: {command: [sh, -c, 'exit 0']}, periodSeconds: 1}\n"
-             "    livenessProbe: {exec: {command: [true]}, periodSeconds: 3}\n"),
+             "    livenessProbe: {exec: {command: ['true']}, periodSeconds: 3}\n"),
     ),
     "kc-init": _pod(
         "kc-init",
@@ -238,13 +238,6 @@ CORPUS: dict[str, str] = {
     readinessProbe: {httpGet: {path: /healthz, port: web}, periodSeconds: 1}
     livenessProbe: {tcpSocket: {port: web}, periodSeconds: 2}
 """),
-    ),
-    "kc-sidecar": _pod(
-        "kc-sidecar",
-        "  initContainers:\n"
-        + _c("sidecar", *PAUSE, extra="    restartPolicy: Always\n")
-        + "  containers:\n"
-        + _c("app", *PAUSE),
     ),
 }  # fmt: skip
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bootstrap.reconciler import model
 from bootstrap.reconciler.defaulting import CONFIG_HASH
@@ -64,6 +64,19 @@ def terminated_state(record: ContainerRecord, message_file: Path | None = None) 
     )
 
 
+def volume_mount_statuses(container: model.Container) -> tuple[dict[str, Any], ...]:
+    """The container's mounts as its status lists them (the kubelet's RecursiveReadOnlyMounts, on by default): a
+    read-only mount says `recursiveReadOnly: Disabled`, since a static pod cannot ask for recursive read-only
+    mounts without a runtime handler that supports them."""
+    out: list[dict[str, Any]] = []
+    for mount in container.volume_mounts:
+        item: dict[str, Any] = {"name": mount.name, "mountPath": mount.mount_path}
+        if mount.read_only:
+            item |= {"readOnly": True, "recursiveReadOnly": "Disabled"}
+        out.append(item)
+    return tuple(out)
+
+
 def container_status(
     container: model.Container,
     records: list[ContainerRecord],
@@ -83,7 +96,13 @@ def container_status(
             reason=(waiting.reason if waiting else not_yet),
             message=(waiting.message or None) if waiting else None,
         )
-        return ContainerStatus(name=container.name, state=state, image=container.image, started=False)
+        return ContainerStatus(
+            name=container.name,
+            state=state,
+            image=container.image,
+            started=False,
+            volume_mounts=volume_mount_statuses(container),
+        )
 
     def file_of(n: int) -> Path | None:
         return message_file(n) if message_file else None
@@ -114,6 +133,7 @@ def container_status(
         image=container.image,
         image_id=f"docker://{latest.image_id}" if latest.image_id and "://" not in latest.image_id else latest.image_id,
         container_id=f"docker://{latest.id}",
+        volume_mounts=volume_mount_statuses(container),
     )
 
 

@@ -388,12 +388,14 @@ class PodWorker:
         """The start of a sync. Where the kubelet would sync too (a container appeared or changed state since the
         last sync began, its PLEG's view, which includes what that sync did; or the timer the last sync asked for
         is due; not a second wake-up for the same change, which its PLEG reports once, nor a removed container,
-        which it does not sync for), the reasons found so far become visible; then the status goes out first
-        when `_status_due`."""
+        which it does not sync for), the reasons found so far become visible and the status goes out before the
+        sync acts, as the kubelet sets it first (a stage such as "init container done, app container not yet
+        started" is seen); otherwise only when `_status_due`."""
         seen, self._seen = self._seen, _signature(records)
-        if self._seen - seen or time.monotonic() >= self._timer_at - TIMER_SLACK:
+        kubelet_sync = bool(self._seen - seen) or time.monotonic() >= self._timer_at - TIMER_SLACK
+        if kubelet_sync:
             self._shown = dict(self.waiting)
-        if self._status_due():
+        if kubelet_sync or self._status_due():
             self._publish(records, running_sandbox(records))
 
     def _status_due(self) -> bool:
