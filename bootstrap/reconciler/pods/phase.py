@@ -37,7 +37,14 @@ def history(records: list[ContainerRecord], name: str) -> list[ContainerRecord]:
     return sorted(mine, key=lambda r: (r.attempt, r.created_at or datetime.min.replace(tzinfo=UTC)))
 
 
-def terminated_state(record: ContainerRecord, message_file: Path | None = None) -> ContainerState:
+def terminated_state(
+    record: ContainerRecord,
+    message_file: Path | None = None,
+    logs_tail: Callable[[ContainerRecord], str] | None = None,
+) -> ContainerState:
+    """The terminated state of a dead container. Its message: the runtime's error, else the termination-message
+    file, else (`logs_tail`, for terminationMessagePolicy FallbackToLogsOnError) the end of its log when it
+    failed after it ran, as the kubelet reads it."""
     never_ran = record.state == "created" or record.started_at is None
     if record.oom_killed:
         reason = "OOMKilled"
@@ -53,6 +60,8 @@ def terminated_state(record: ContainerRecord, message_file: Path | None = None) 
             message = message_file.read_bytes()[:MAX_MESSAGE].decode(errors="replace") or None
         except OSError:
             message = None
+    if not message and logs_tail is not None and record.exit_code and reason != "ContainerCannotRun":
+        message = logs_tail(record) or None
     return ContainerState(
         "terminated",
         reason=reason,
@@ -85,6 +94,7 @@ def container_status(
     *,
     message_file: Callable[[int], Path] | None = None,
     not_yet: str = "ContainerCreating",
+    logs_tail: Callable[[ContainerRecord], str] | None = None,
 ) -> ContainerStatus:
     past = history(records, container.name)
     latest = past[-1] if past else None
@@ -107,21 +117,23 @@ def container_status(
     def file_of(n: int) -> Path | None:
         return message_file(n) if message_file else None
 
+    fallback = logs_tail if container.termination_message_policy == "FallbackToLogsOnError" else None
+
     if latest.running:
         state = ContainerState("running", started_at=latest.started_at)
         if previous is not None and not previous.running:
-            last_state = terminated_state(previous, file_of(previous.attempt))
+            last_state = terminated_state(previous, file_of(previous.attempt), fallback)
         ready = probes.ready(latest.id, container)
         started: bool | None = probes.started(latest.id, container)
     else:
-        finished = terminated_state(latest, file_of(latest.attempt))
+        finished = terminated_state(latest, file_of(latest.attempt), fallback)
         if waiting is not None:
             state = ContainerState("waiting", reason=waiting.reason, message=waiting.message or None)
             last_state = finished
         else:
             state = finished
             if previous is not None and not previous.running:
-                last_state = terminated_state(previous, file_of(previous.attempt))
+                last_state = terminated_state(previous, file_of(previous.attempt), fallback)
         ready, started = False, False
     return ContainerStatus(
         name=container.name,
@@ -193,13 +205,20 @@ def build_status(
     terminating: bool,
     qos_class: str,
     message_file: Callable[[str, int], Path] | None = None,
+    logs_tail: Callable[[ContainerRecord], str] | None = None,
 ) -> PodStatus:
     def file_for(name: str) -> Callable[[int], Path] | None:
         return (lambda n: message_file(name, n)) if message_file else None
 
     init = tuple(  # the kubelet's default for every container of a pod with init containers: PodInitializing
         container_status(
-            c, records, probes, waiting.get(c.name), message_file=file_for(c.name), not_yet="PodInitializing"
+            c,
+            records,
+            probes,
+            waiting.get(c.name),
+            message_file=file_for(c.name),
+            not_yet="PodInitializing",
+            logs_tail=logs_tail,
         )
         for c in pod.spec.init_containers
     )
@@ -212,6 +231,7 @@ def build_status(
             waiting.get(c.name),
             message_file=file_for(c.name),
             not_yet="PodInitializing" if incomplete else "ContainerCreating",
+            logs_tail=logs_tail,
         )
         for c in pod.spec.containers
     )

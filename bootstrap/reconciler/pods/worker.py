@@ -95,6 +95,7 @@ class PodWorker:
         self._shown: dict[str, Waiting] = {}  # the reasons the status shows: those found before this sync began
         self._displayed: dict[str, Waiting] | None = None  # the reasons of the last status published
         self._seen: frozenset[tuple[str, str]] = frozenset()  # the containers (id, state) the last sync began with
+        self._tails: dict[str, str] = {}  # dead container id -> the end of its log (FallbackToLogsOnError)
         self._timer_at = 0.0  # monotonic time of the timer the last sync asked for (backoff expiry, resync)
         self.synced = threading.Event()  # set after the first complete sync (or when the pod cannot start)
         self.done = threading.Event()
@@ -430,6 +431,7 @@ class PodWorker:
             terminating=terminating or self.terminating,
             qos_class=translate.qos_class(self.pod.spec),
             message_file=lambda name, n: ctx_dir / "containers" / name / f"{n}-termination-log",
+            logs_tail=self._logs_tail,
         )
         body = status.to_json()
         body.pop("observedAt", None)
@@ -438,6 +440,20 @@ class PodWorker:
             return
         self._published = body
         self.host.publish_status(status)
+
+    def _logs_tail(self, record: ContainerRecord) -> str:
+        """The end of a dead container's log, as the kubelet reads it for FallbackToLogsOnError (the last 80 lines,
+        at most 2048 bytes); read once per container, which does not change once dead."""
+        if record.id not in self._tails:
+            try:
+                data = b"".join(self.host.runtime.logs(record.id, tail=constants.TERMINATION_LOG_LINES))
+                text = data[-constants.TERMINATION_LOG_BYTES :].decode(errors="replace")
+            except KbsError as exc:
+                text = f"Error on reading termination message from logs: {exc.message}"
+            if len(self._tails) > 16:  # dead containers are removed soon: a few entries at most
+                self._tails.clear()
+            self._tails[record.id] = text
+        return self._tails[record.id]
 
     # --- termination ------------------------------------------------------------------------------------------
     def _finish(self) -> None:

@@ -383,3 +383,25 @@ def test_publisher_starts_once_kubelet_conf_exists_and_its_api_server_listens(
     finally:
         r.stop()
         listener.close()
+
+
+def test_fallback_to_logs_on_error_shows_the_end_of_a_failed_containers_log(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    extra = "    terminationMessagePolicy: FallbackToLogsOnError\n"
+    reconciler.on_set(SOURCE, [simple(spec="  restartPolicy: Never\n", extra=extra)])
+    first = wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
+    fake.exit(first.id, 4)
+    status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Failed", "Failed")
+    assert status.container_statuses[0].state.message == f"log of {first.name}\n"
+
+
+def test_fallback_to_logs_on_error_leaves_a_successful_container_without_a_message(
+    reconciler: Reconciler, fake: FakeRuntime
+) -> None:
+    extra = "    terminationMessagePolicy: FallbackToLogsOnError\n"
+    reconciler.on_set(SOURCE, [simple(spec="  restartPolicy: Never\n", extra=extra)])
+    first = wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
+    fake.exit(first.id, 0)
+    status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Succeeded", "Succeeded")
+    assert status.container_statuses[0].state.message is None
