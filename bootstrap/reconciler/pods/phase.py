@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from bootstrap.reconciler import model
 from bootstrap.reconciler.defaulting import CONFIG_HASH
 from bootstrap.reconciler.pods.probes import PodProbes
+from bootstrap.reconciler.quantity import parse_quantity
 from bootstrap.reconciler.runtime import ContainerRecord
 from bootstrap.reconciler.status import ContainerState, ContainerStatus, PodCondition, PodStatus
 
@@ -95,6 +97,8 @@ def container_status(
     message_file: Callable[[int], Path] | None = None,
     not_yet: str = "ContainerCreating",
     logs_tail: Callable[[ContainerRecord], str] | None = None,
+    resources: dict[str, dict[str, str]] | None = None,
+    init: bool = False,
 ) -> ContainerStatus:
     past = history(records, container.name)
     latest = past[-1] if past else None
@@ -135,6 +139,9 @@ def container_status(
             if previous is not None and not previous.running:
                 last_state = terminated_state(previous, file_of(previous.attempt), fallback)
         ready, started = False, False
+        if init:  # a completed init container is ready (the kubelet's prober manager says so)
+            ready = state.kind == "terminated" and state.exit_code == 0
+    spec_resources = resources or {}
     return ContainerStatus(
         name=container.name,
         state=state,
@@ -146,6 +153,8 @@ def container_status(
         image_id=f"docker://{latest.image_id}" if latest.image_id and "://" not in latest.image_id else latest.image_id,
         container_id=f"docker://{latest.id}",
         volume_mounts=volume_mount_statuses(container),
+        resources=spec_resources,  # what Docker applied: the spec's (InPlacePodVerticalScaling's status)
+        allocated_resources=spec_resources.get("requests") or None,
     )
 
 
@@ -184,12 +193,53 @@ def pod_phase(
 
 
 def _condition(
-    kind: str, ok: bool, previous: Mapping[str, PodCondition], now: datetime, *, reason: str = "", message: str = ""
+    kind: str,
+    ok: bool,
+    previous: Mapping[str, PodCondition],
+    now: datetime,
+    *,
+    reason: str = "",
+    message: str = "",
+    reason_if_true: str = "",
 ) -> PodCondition:
     status: Literal["True", "False"] = "True" if ok else "False"
     before = previous.get(kind)
     since = before.last_transition_time if before is not None and before.status == status else now
-    return PodCondition(kind, status, None if ok else (reason or None), None if ok else (message or None), since)
+    if ok:
+        return PodCondition(kind, status, reason_if_true or None, None, since)
+    return PodCondition(kind, status, reason or None, message or None, since)
+
+
+def sandbox_not_ready(records: list[ContainerRecord]) -> str:
+    """Why a pod needs a new sandbox, in the kubelet's words (PodReadyToStartContainers' message); "" if not."""
+    sandboxes = [r for r in records if r.is_sandbox]
+    ready = [r for r in sandboxes if r.running]
+    if not sandboxes:
+        return "no pod sandbox exists"
+    if len(ready) > 1:
+        return "multiple pod sandboxes are ready and need to be reconciled"
+    return "" if ready else "pod sandbox is not ready"
+
+
+def _resources(manifest: Mapping[str, object]) -> dict[str, dict[str, str]]:
+    raw = manifest.get("resources")
+    found = raw if isinstance(raw, dict) else {}
+    return {k: dict(v) for k in ("limits", "requests") if isinstance(v := found.get(k), dict) and v}
+
+
+def pod_requests(pod: model.StaticPod) -> dict[str, str]:
+    """The pod's requests as the kubelet's resourcehelper.PodRequests adds them up (status.allocatedResources):
+    the app containers' sum, at least each init container's own. Plain decimal numbers: the API server writes
+    them in canonical form (50m, 64Mi)."""
+    spec = pod.manifest.get("spec") or {}
+    apps = [_resources(c).get("requests", {}) for c in spec.get("containers") or []]
+    inits = [_resources(c).get("requests", {}) for c in spec.get("initContainers") or []]
+    total: dict[str, str] = {}
+    for name in sorted({k for r in (*apps, *inits) for k in r}):
+        summed = sum((parse_quantity(r[name]) for r in apps if name in r), Decimal(0))
+        biggest = max((parse_quantity(r[name]) for r in inits if name in r), default=Decimal(0))
+        total[name] = format(max(summed, biggest).normalize(), "f")
+    return total
 
 
 def build_status(
@@ -210,6 +260,8 @@ def build_status(
     def file_for(name: str) -> Callable[[int], Path] | None:
         return (lambda n: message_file(name, n)) if message_file else None
 
+    spec = pod.manifest.get("spec") or {}
+    limits = {c.get("name"): _resources(c) for k in ("containers", "initContainers") for c in spec.get(k) or []}
     init = tuple(  # the kubelet's default for every container of a pod with init containers: PodInitializing
         container_status(
             c,
@@ -219,6 +271,8 @@ def build_status(
             message_file=file_for(c.name),
             not_yet="PodInitializing",
             logs_tail=logs_tail,
+            resources=limits.get(c.name),
+            init=True,
         )
         for c in pod.spec.init_containers
     )
@@ -232,6 +286,7 @@ def build_status(
             message_file=file_for(c.name),
             not_yet="PodInitializing" if incomplete else "ContainerCreating",
             logs_tail=logs_tail,
+            resources=limits.get(c.name),
         )
         for c in pod.spec.containers
     )
@@ -240,18 +295,21 @@ def build_status(
     before = {c.type: c for c in previous.conditions} if previous else {}
     unready = [s.name for s in regular if not s.ready]
     done = phase in ("Succeeded", "Failed")
-    ready_reason = "PodCompleted" if done else "ContainersNotReady"
+    ready_reason = {"Succeeded": "PodCompleted", "Failed": "PodFailed"}.get(phase, "ContainersNotReady")
     ready_message = "" if done else f"containers with unready status: [{' '.join(unready)}]"
-    sandbox_ok = sandbox is not None and sandbox.running
+    not_ready = sandbox_not_ready(records)
     conditions = (
-        _condition("PodReadyToStartContainers", sandbox_ok, before, now),
+        _condition(
+            "PodReadyToStartContainers", not not_ready, before, now, reason="PodSandboxNotReady", message=not_ready
+        ),
         _condition(
             "Initialized",
-            not incomplete,
+            not incomplete or phase == "Succeeded",
             before,
             now,
             reason="ContainersNotInitialized",
             message=f"containers with incomplete status: [{' '.join(incomplete)}]",
+            reason_if_true="PodCompleted" if phase == "Succeeded" else "",
         ),
         _condition("Ready", not unready and not done, before, now, reason=ready_reason, message=ready_message),
         _condition(
@@ -261,8 +319,10 @@ def build_status(
     )
     if pod.spec.host_network:
         pod_ip: str | None = node_ip
-    else:
-        pod_ip = sandbox.ip if sandbox is not None and sandbox.running else None
+    elif sandbox is not None and sandbox.running:
+        pod_ip = sandbox.ip
+    else:  # a stopped sandbox (a finished pod): the IP stays what the pod had, as in the kubelet's last status
+        pod_ip = previous.pod_ip if previous is not None else None
     return PodStatus(
         name=pod.name,
         namespace=pod.namespace,
@@ -280,5 +340,6 @@ def build_status(
         observed_at=now,
         terminating=terminating,
         qos_class=qos_class,
+        allocated_resources=pod_requests(pod),
         manifest=pod.manifest,
     )
