@@ -275,7 +275,7 @@ def test_the_mirror_pod_appears_at_the_first_sync_and_goes_through_the_same_stag
             if not order.setdefault(node, []) or order[node][-1] != step:
                 order[node].append(step)
             last.setdefault(step, {})[node] = version
-    for node, steps in order.items():
+    for steps in order.values():
         assert steps == sorted(steps, key=MILESTONES.index), order  # never back
         assert {"created", "init running", "running"} <= set(steps), order
     assert "all waiting" in order[KBS], order  # the mirror and its status before any container started
@@ -418,7 +418,8 @@ def test_readiness_and_liveness_changes_look_the_same_on_both_nodes(pair: Cluste
     for node in NODES:
         assert "terminated" in container(again[node])["lastState"], (node, again[node]["status"])
     assert_no_unexplained(again)
-    events = {node: _events(pair, "kd-probed", node) for node in NODES}
+    # an exec probe that outlives its one-second timeout on a busy machine is an event of its own on either node
+    events = {node: {e for e in _events(pair, "kd-probed", node) if "timed out" not in e[-1]} for node in NODES}
     assert events[KBS] == events[KUBELET], events
 
 

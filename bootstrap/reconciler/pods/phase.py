@@ -127,7 +127,7 @@ def container_status(
         state = ContainerState("running", started_at=latest.started_at)
         if previous is not None and not previous.running:
             last_state = terminated_state(previous, file_of(previous.attempt), fallback)
-        ready = probes.ready(latest.id, container)
+        ready = False if init else probes.ready(latest.id, container)  # a running init container is not ready
         started: bool | None = probes.started(latest.id, container)
     else:
         finished = terminated_state(latest, file_of(latest.attempt), fallback)
@@ -236,10 +236,26 @@ def pod_requests(pod: model.StaticPod) -> dict[str, str]:
     inits = [_resources(c).get("requests", {}) for c in spec.get("initContainers") or []]
     total: dict[str, str] = {}
     for name in sorted({k for r in (*apps, *inits) for k in r}):
-        summed = sum((parse_quantity(r[name]) for r in apps if name in r), Decimal(0))
-        biggest = max((parse_quantity(r[name]) for r in inits if name in r), default=Decimal(0))
-        total[name] = format(max(summed, biggest).normalize(), "f")
+        given = [str(r[name]) for r in apps if name in r]
+        summed = sum((parse_quantity(v) for v in given), Decimal(0))
+        text = given[0] if len(given) == 1 else _canonical(summed, binary=all(v[-2:-1] == "i" for v in given))
+        for value in (str(r[name]) for r in inits if name in r):
+            if parse_quantity(value) > parse_quantity(text):
+                text = value
+        total[name] = text
     return total
+
+
+def _canonical(value: Decimal, *, binary: bool) -> str:
+    """A sum of quantities in the form Kubernetes writes it: the largest binary suffix that is exact (when the
+    parts had binary suffixes), else a whole number or millis."""
+    if binary:
+        for suffix, size in (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+            if value >= size and value % size == 0:
+                return f"{value // size}{suffix}"
+    if value == value.to_integral_value():
+        return str(int(value))
+    return f"{int((value * 1000).to_integral_value())}m"
 
 
 def build_status(
