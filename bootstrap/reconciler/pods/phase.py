@@ -300,7 +300,7 @@ def build_status(
             probes,
             waiting.get(c.name),
             message_file=file_for(c.name),
-            not_yet="PodInitializing" if incomplete else "ContainerCreating",
+            not_yet="PodInitializing" if pod.spec.init_containers else "ContainerCreating",  # the kubelet's default
             logs_tail=logs_tail,
             resources=limits.get(c.name),
         )

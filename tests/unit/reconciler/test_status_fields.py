@@ -113,3 +113,10 @@ def test_the_status_patch_deletes_a_conditions_reason_that_no_longer_applies() -
     conditions = {c["type"]: c for c in mirror.status_patch(ready, "uid")["status"]["conditions"]}
     assert conditions["Ready"]["status"] == "True"
     assert conditions["Ready"]["reason"] is None and conditions["Ready"]["message"] is None
+
+
+def test_in_a_pod_with_init_containers_a_container_not_yet_created_waits_in_pod_initializing() -> None:
+    spec = f"  initContainers:\n  - {{name: i, image: {IMAGE}}}\n"
+    done = status(spec, records=(sandbox(), ctr("i", state="exited", exit_code=0)))
+    assert (done.container_statuses[0].state.kind, done.container_statuses[0].reason) == ("waiting", "PodInitializing")
+    assert condition(done, "Initialized")[0] == "True"
