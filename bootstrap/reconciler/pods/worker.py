@@ -199,6 +199,7 @@ class PodWorker:
                 with self._lock:
                     self._started = True
                 self._start_time = datetime.now(UTC).replace(microsecond=0)
+                self._forget_earlier_life()
             timeout, not_before = self._sync_once(resync)
             self._timer_at = time.monotonic() + timeout
             self.synced.set()
@@ -222,6 +223,22 @@ class PodWorker:
         if wake_in is not None:
             return min(wake_in, resync), 0.0
         return resync * random.uniform(1, 1.5), 0.0
+
+    def _forget_earlier_life(self) -> None:
+        """A pod added again (the same manifest, so the same UID) after it was removed starts afresh, restart count
+        0, as under the kubelet, which removes a deleted pod's containers: the dead containers kept from its
+        earlier life (for `kbs logs`) go. Recognised by having no status (a removed pod's status goes with it,
+        a pod adopted after a reconciler restart has its own) and nothing running."""
+        if self._last_status is not None:
+            return
+        try:
+            records = self.host.runtime.list(self.uid)
+            if records and not any(r.running for r in records):
+                for record in records:
+                    self.host.runtime.remove(record.id)
+        except KbsError as exc:
+            log(_log, logging.WARNING, "Cannot remove an earlier life's containers", pod=self.pod.describe(),
+                error=exc.message)  # fmt: skip
 
     def _ctx(self, sandbox: ContainerRecord | None) -> translate.PodContext:
         pod = self.pod

@@ -405,3 +405,18 @@ def test_fallback_to_logs_on_error_leaves_a_successful_container_without_a_messa
     fake.exit(first.id, 0)
     status = status_when(reconciler.settings.state_dir, lambda s: s.phase == "Succeeded", "Succeeded")
     assert status.container_statuses[0].state.message is None
+
+
+def test_a_pod_added_again_after_its_removal_starts_afresh(reconciler: Reconciler, fake: FakeRuntime) -> None:
+    pod = simple()
+    reconciler.on_set(SOURCE, [pod])
+    wait_until("start", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)
+    reconciler.on_set(SOURCE, [])
+    wait_until("stopped", lambda: not fake.by_name("c", running=True), timeout=5, interval=0.1)
+    wait_until("status gone", lambda: read_status(reconciler.settings.state_dir, "default", "web-node-1") is None,
+               timeout=5, interval=0.1)  # fmt: skip
+    reconciler.on_set(SOURCE, [pod])
+    again = wait_until("restart", lambda: fake.by_name("c", running=True), timeout=5, interval=0.1)[0]
+    assert again.attempt == 0  # not a restart of the earlier life's container
+    status = status_when(reconciler.settings.state_dir, lambda s: s.container_statuses[0].running, "running")
+    assert status.container_statuses[0].restart_count == 0 and status.container_statuses[0].last_state is None
