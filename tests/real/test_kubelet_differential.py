@@ -172,8 +172,9 @@ def differences(pods: dict[str, dict[str, Any]]) -> list[Difference]:
     return compare_pods(pods[KUBELET], KUBELET, pods[KBS], KBS)
 
 
-def assert_no_unexplained(pods: dict[str, dict[str, Any]]) -> None:
-    left = unexplained(differences(pods))
+def assert_no_unexplained(pods: dict[str, dict[str, Any]], *, but: tuple[str, ...] = ()) -> None:
+    """No difference the table does not explain; `but`: field names this comparison leaves out (with why)."""
+    left = [d for d in unexplained(differences(pods)) if not any(f".{name}" in d.path for name in but)]
     assert not left, "differences not in tests/support/kubelet_differences.py:\n" + "\n".join(map(str, left))
 
 
@@ -375,6 +376,12 @@ def test_an_edited_manifest_replaces_the_pod_the_same_way_on_both_nodes(pair: Cl
     assert events[KBS] == events[KUBELET], events
 
 
+# A pod put back (the same file: the same UID) counts its earlier life's container as a restart under the kubelet
+# when its container garbage collector has not yet removed it (by timing: both outcomes were seen); kbs starts it
+# afresh (docs/kubelet-compatibility.md). Its restart count and last state are not compared.
+AGAIN = ("restartCount", "lastState")
+
+
 def test_a_removed_manifest_and_the_same_one_added_again(pair: Cluster) -> None:
     before = both(pair, "kd-removed", running_and_ready)
     on_both(pair, f"mv {MANIFESTS}/kd-removed.yaml /tmp/kd-removed.yaml")
@@ -385,7 +392,7 @@ def test_a_removed_manifest_and_the_same_one_added_again(pair: Cluster) -> None:
         assert config_hash(again[node]) == config_hash(before[node]), node  # the same file: the same UID
         assert again[node]["metadata"]["uid"] != before[node]["metadata"]["uid"], node  # a new mirror
         assert container(again[node])["containerID"] != container(before[node])["containerID"], node
-    assert_no_unexplained(again)
+    assert_no_unexplained(again, but=AGAIN)
 
 
 def test_a_renamed_file_and_one_moved_out_and_back_in(pair: Cluster) -> None:
@@ -396,7 +403,7 @@ def test_a_renamed_file_and_one_moved_out_and_back_in(pair: Cluster) -> None:
     on_both(pair, f"mv {MANIFESTS}/kd-moved-renamed.yaml /tmp/kd-moved.yaml")
     gone(pair, "kd-moved")
     on_both(pair, f"mv /tmp/kd-moved.yaml {MANIFESTS}/kd-moved.yaml")
-    assert_no_unexplained(both(pair, "kd-moved", running_and_ready))
+    assert_no_unexplained(both(pair, "kd-moved", running_and_ready), but=AGAIN)
 
 
 def test_invalid_files_next_to_good_ones_change_nothing_else(pair: Cluster) -> None:
