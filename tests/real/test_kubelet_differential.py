@@ -4,7 +4,10 @@ mirror pods a user sees through kubectl compared field by field.
 The cluster is tests/support/cluster.py's: `kbs init` on a control-plane node (kbs's reconciler on Docker, the
 node cp-1) and a stock `kubeadm join` on one worker (the real kubelet on containerd, the node worker-1). Each
 manifest is written into both nodes' /etc/kubernetes/manifests at once; static pods ignore the control-plane
-node's taints. The pods use the host network (the control-plane node runs no pod network), each its own ports.
+node's taints. Most pods use the host network, each its own ports; pod-network pods get Docker's bridge on the
+kbs node (it runs no flannel: static pods only) and flannel's network on the worker. The tests share the one
+cluster, in file order: the crash loop, the watch of kd-slow and a mirror's deletion began earlier run on while
+the others do, and a later test may rely on an earlier one (`DELETED`).
 
 A difference is normalised away only where it must exist between two nodes (tests/support/kubelet_diff.py); any
 other difference fails the test unless tests/support/kubelet_differences.py lists it with its reason (the
