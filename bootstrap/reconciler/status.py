@@ -107,6 +107,9 @@ class ContainerStatus:
     restart_count: int = 0
     image_id: str = ""
     container_id: str | None = None  # "docker://<id>" of the current container
+    volume_mounts: tuple[dict[str, Any], ...] = ()  # the API's VolumeMountStatus items, from the container's spec
+    resources: dict[str, Any] | None = None  # requests/limits the runtime applied (None: no container yet)
+    allocated_resources: dict[str, Any] | None = None  # the requests (None: none)
 
     @property
     def reason(self) -> str | None:
@@ -138,6 +141,12 @@ class ContainerStatus:
             out["started"] = self.started
         if self.container_id:
             out["containerID"] = self.container_id
+        if self.volume_mounts:
+            out["volumeMounts"] = [dict(m) for m in self.volume_mounts]
+        if self.resources is not None:
+            out["resources"] = self.resources
+        if self.allocated_resources:
+            out["allocatedResources"] = self.allocated_resources
         return out
 
     @classmethod
@@ -152,6 +161,9 @@ class ContainerStatus:
             image=str(data.get("image", "")),
             image_id=str(data.get("imageID", "")),
             container_id=data.get("containerID"),
+            volume_mounts=tuple(dict(m) for m in data.get("volumeMounts") or [] if isinstance(m, dict)),
+            resources=data.get("resources"),
+            allocated_resources=data.get("allocatedResources"),
         )
 
 
@@ -204,6 +216,7 @@ class PodStatus:
     observed_at: datetime | None = None
     terminating: bool = False  # the pod was removed or replaced and is being stopped
     qos_class: str = "BestEffort"
+    allocated_resources: dict[str, Any] = field(default_factory=dict)  # the pod's requests, added up
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -238,6 +251,8 @@ class PodStatus:
             out["podIPs"] = [{"ip": self.pod_ip}]
         if self.start_time:
             out["startTime"] = format_time(self.start_time)
+        if self.allocated_resources:
+            out["allocatedResources"] = self.allocated_resources
         return out
 
     def pod_object(self) -> dict[str, Any]:
@@ -282,6 +297,7 @@ class PodStatus:
             observed_at=parse_time(data.get("observedAt")),
             terminating=bool(data.get("terminating")),
             qos_class=str(status.get("qosClass", "BestEffort")),
+            allocated_resources=dict(status.get("allocatedResources") or {}),
             manifest={k: v for k, v in pod.items() if k != "status"},
         )
 

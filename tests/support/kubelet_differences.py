@@ -59,6 +59,14 @@ ALLOWED: tuple[Allowed, ...] = (
         "pod-level resources, reported by the kubelet (empty for a pod without them); kbs does not report them",
     ),
     Allowed(
+        "status.resources.*",
+        None,
+        "(absent)",
+        "the pod-level resources the kubelet reads back from the pod's cgroup (InPlacePodLevelResourcesVertical"
+        "Scaling); Docker has no pod-level cgroup (each container has its own), so kbs has none to read back. The "
+        "requests the pod was given are in status.allocatedResources, which kbs reports as the kubelet does",
+    ),
+    Allowed(
         "status.*Statuses[*].user.linux.*",
         None,
         "(absent)",

@@ -71,9 +71,12 @@ def status_patch(status: PodStatus, mirror_uid: str) -> Obj:
     """The strategic-merge patch of the mirror's status; `metadata.uid` makes it apply to that mirror only.
 
     qosClass is left out: the API server computes it on create from the same spec and refuses to change it.
+    Conditions merge by type, so a condition's reason and message that no longer apply are sent as null (deleted),
+    as the kubelet's status manager does; otherwise a Ready condition turned True would keep its old reason.
     """
     body = status.api_status()
     body.pop("qosClass", None)
+    body["conditions"] = [{"reason": None, "message": None, **c} for c in body.get("conditions", [])]
     return {"metadata": {"uid": mirror_uid}, "status": body}
 
 

@@ -87,19 +87,28 @@ def kill_pod(
         runtime.stop(sandbox.id, constants.MIN_CONTAINER_GRACE_SECONDS)
 
 
-def garbage(records: Iterable[ContainerRecord], *, keep_sandbox: str | None = None) -> list[ContainerRecord]:
-    """Dead containers to remove: all but the newest per container name; every dead sandbox but `keep_sandbox`."""
+def garbage(
+    records: Iterable[ContainerRecord], *, keep_sandbox: str | None = None, keep_last_state: bool = False
+) -> list[ContainerRecord]:
+    """Dead containers to remove: all but the newest per container name; every dead sandbox but `keep_sandbox`.
+
+    With `keep_last_state` (a live pod's worker), a container whose newest record is dead also keeps the one before:
+    the status shows a container's two newest records (state and lastState), as the kubelet's does, whose garbage
+    collector leaves dead containers for a minute at least."""
     out: list[ContainerRecord] = []
     by_name: dict[str, list[ContainerRecord]] = {}
+    running: set[str] = set()
     for record in records:
         if record.running:
+            running.add(record.container_name)
             continue
         if record.is_sandbox:
             if record.id != keep_sandbox:
                 out.append(record)
             continue
         by_name.setdefault(record.container_name, []).append(record)
-    for dead in by_name.values():
+    for name, dead in by_name.items():
         dead.sort(key=lambda r: (r.attempt, r.created_at.timestamp() if r.created_at else 0.0))
-        out.extend(dead[:-1])
+        keep = 2 if keep_last_state and name not in running else 1
+        out.extend(dead[: max(0, len(dead) - keep)])
     return out

@@ -14,6 +14,7 @@ Each returns (success, message); the message is the kubelet's wording where it h
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import ssl
 import time
@@ -23,6 +24,7 @@ from functools import cache
 
 from bootstrap.reconciler import model
 from bootstrap.reconciler.pods import grpc_health
+from bootstrap.reconciler.pods.backoff import format_duration
 from bootstrap.reconciler.runtime import Runtime
 
 MAX_BODY = 10 * 1024
@@ -91,14 +93,19 @@ def _dial_error(exc: OSError) -> str:
     return f"dial error: {exc.strerror or exc}"
 
 
+EXEC_OUTPUT_MAX = 10 * 1024  # bytes of an exec probe's output kept, the kubelet's maxReadLength
+
+
 def _exec(handler: model.ExecAction, target: Target, runtime: Runtime, timeout: float) -> tuple[bool, str]:
+    """The kubelet's words: a failed command's output as it is (`Liveness probe failed: ` when it printed
+    nothing), and the CRI client's message for a timeout."""
     result = runtime.exec(target.container_id, handler.command, timeout)
     if result.exit_code is None:
-        return False, f"command {list(handler.command)!r} timed out"
+        command = json.dumps(" ".join(handler.command))
+        return False, f"command timed out: {command} timed out after {format_duration(timeout)}"
     if result.exit_code == 0:
         return True, ""
-    output = result.output.decode(errors="replace").strip()[:1024]
-    return False, output or f"command {list(handler.command)!r} exited with {result.exit_code}"
+    return False, result.output[:EXEC_OUTPUT_MAX].decode(errors="replace")
 
 
 def _http(handler: model.HTTPGetAction, host: str, port: int, timeout: float) -> tuple[bool, str]:

@@ -3,8 +3,11 @@
 Each sync lists the pod's containers, asks actions.compute_pod_actions what to do (the kubelet's
 computePodActions: kill the pod, create a sandbox, containers to kill with reasons, containers to start,
 containers in CrashLoopBackOff) and executes it, the way SyncPod does; after a kill or a new sandbox it lists
-and asks again. Then dead containers beyond the newest per name are removed, probes follow the running
-containers and the status is published.
+and asks again. Then dead containers beyond the newest two records per name are removed, probes follow the
+running containers and the status is published.
+The status goes out when the kubelet's would: a sync publishes it before it acts at the pod's first sync (so the
+mirror pod appears before any container starts) and when it shows waiting reasons the syncs before found;
+a reason a sync finds (CrashLoopBackOff...) shows only from the kubelet's next sync of the pod on (`_begin`).
 The worker sleeps until woken (Docker event, probe change, manifest change) or a timer (backoff expiry, resync).
 Termination (pod removed or replaced): preStop + stop with the grace period, then the containers are removed but
 the newest dead one per name (for `kbs logs --previous`), the pod's files and status go, and the manager is told,
@@ -43,6 +46,11 @@ _log = logging.getLogger(LOGGER)
 # Decisions per sync: a kill or a new sandbox changes the runtime, so the worker decides again (a sandbox, then
 # a container killed in it, then the rest).
 MAX_ROUNDS = 4
+TIMER_SLACK = 0.01  # seconds: a wake-up this close to the timer the last sync asked for is that timer
+
+
+def _signature(records: list[ContainerRecord]) -> frozenset[tuple[str, str]]:
+    return frozenset((r.id, r.state) for r in records)
 
 
 class _Wake:
@@ -83,7 +91,12 @@ class PodWorker:
         self.full_name = pod.full_name
         self.ref = PodRef(pod.name, pod.namespace, pod.uid)
         self.probes = PodProbes(host.runtime, host.recorder, self.ref, self.wake)
-        self.waiting: dict[str, Waiting] = {}
+        self.waiting: dict[str, Waiting] = {}  # the reason cache: why each container waits, as the syncs found
+        self._shown: dict[str, Waiting] = {}  # the reasons the status shows: those found before this sync began
+        self._displayed: dict[str, Waiting] | None = None  # the reasons of the last status published
+        self._seen: frozenset[tuple[str, str]] = frozenset()  # the containers (id, state) the last sync began with
+        self._tails: dict[str, str] = {}  # dead container id -> the end of its log (FallbackToLogsOnError)
+        self._timer_at = 0.0  # monotonic time of the timer the last sync asked for (backoff expiry, resync)
         self.synced = threading.Event()  # set after the first complete sync (or when the pod cannot start)
         self.done = threading.Event()
         self._wake = threading.Event()
@@ -186,7 +199,9 @@ class PodWorker:
                 with self._lock:
                     self._started = True
                 self._start_time = datetime.now(UTC).replace(microsecond=0)
+                self._forget_earlier_life()
             timeout, not_before = self._sync_once(resync)
+            self._timer_at = time.monotonic() + timeout
             self.synced.set()
 
     def _sync_once(self, resync: float) -> tuple[float, float]:
@@ -209,6 +224,22 @@ class PodWorker:
             return min(wake_in, resync), 0.0
         return resync * random.uniform(1, 1.5), 0.0
 
+    def _forget_earlier_life(self) -> None:
+        """A pod added again (the same manifest, so the same UID) after it was removed starts afresh, restart count
+        0, as under the kubelet, which removes a deleted pod's containers: the dead containers kept from its
+        earlier life (for `kbs logs`) go. Recognised by having no status (a removed pod's status goes with it,
+        a pod adopted after a reconciler restart has its own) and nothing running."""
+        if self._last_status is not None:
+            return
+        try:
+            records = self.host.runtime.list(self.uid)
+            if records and not any(r.running for r in records):
+                for record in records:
+                    self.host.runtime.remove(record.id)
+        except KbsError as exc:
+            log(_log, logging.WARNING, "Cannot remove an earlier life's containers", pod=self.pod.describe(),
+                error=exc.message)  # fmt: skip
+
     def _ctx(self, sandbox: ContainerRecord | None) -> translate.PodContext:
         pod = self.pod
         ip = self.host.node_ip if pod.spec.host_network else (sandbox.ip if sandbox and sandbox.ip else "")
@@ -226,8 +257,10 @@ class PodWorker:
         wake = _Wake()
         handled: set[str] = set()  # containers started or backing off in this sync: later rounds leave them
         actions, records = PodActions(), []
-        for _ in range(MAX_ROUNDS):
+        for round_ in range(MAX_ROUNDS):
             records = runtime.list(self.uid)
+            if round_ == 0:
+                self._begin(records)
             actions = self._decide(records)
             if actions.sandbox is None:
                 if not self._make_sandbox(actions, records, wake):
@@ -334,7 +367,7 @@ class PodWorker:
                 wake.soon(retry_in)
 
     def _after(self, records: list[ContainerRecord], sandbox: ContainerRecord) -> None:
-        for record in kill.garbage(records, keep_sandbox=sandbox.id):
+        for record in kill.garbage(records, keep_sandbox=sandbox.id, keep_last_state=True):
             try:
                 self.host.runtime.remove(record.id)
             except RuntimeOperationError as exc:
@@ -369,15 +402,45 @@ class PodWorker:
         )
 
     # --- status -----------------------------------------------------------------------------------------------
+    def _begin(self, records: list[ContainerRecord]) -> None:
+        """The start of a sync. Where the kubelet would sync too (a container appeared or changed state since the
+        last sync began, its PLEG's view, which includes what that sync did; or the timer the last sync asked for
+        is due; not a second wake-up for the same change, which its PLEG reports once, nor a removed container,
+        which it does not sync for), the reasons found so far become visible and the status goes out before the
+        sync acts, as the kubelet sets it first (a stage such as "init container done, app container not yet
+        started" is seen); otherwise only when `_status_due`."""
+        seen, self._seen = self._seen, _signature(records)
+        kubelet_sync = bool(self._seen - seen) or time.monotonic() >= self._timer_at - TIMER_SLACK
+        if kubelet_sync:
+            self._shown = dict(self.waiting)
+        if kubelet_sync or self._status_due():
+            self._publish(records, running_sandbox(records))
+
+    def _status_due(self) -> bool:
+        """Whether a sync publishes the status before it acts, as the kubelet's SyncPod sets it first: the pod's
+        first sync (the mirror pod appears before the containers start) and a sync that shows waiting reasons
+        the syncs before it found (CrashLoopBackOff at a back-off's end or resync). Other syncs publish at their
+        end only: what they find before acting is what the previous one published."""
+        return self._published is None or self._visible() != self._displayed
+
+    def _visible(self) -> dict[str, Waiting]:
+        """The waiting reasons a status shows: found by an earlier sync and still current. The kubelet shows a
+        reason its sync found (its reason cache) only from its next sync on, when it generates the status
+        again: a crashed container shows `terminated` through a back-off until a sync comes (its end, or the
+        resync), then `waiting` in CrashLoopBackOff."""
+        return {name: self._shown[name] for name in self.waiting if name in self._shown}
+
     def _publish(
         self, records: list[ContainerRecord], sandbox: ContainerRecord | None, *, terminating: bool = False
     ) -> None:
         ctx_dir = self.pod_dir
+        visible = self._visible()
+        self._displayed = visible
         status = build_status(
             self.pod,
             records,
             self.probes,
-            self.waiting,
+            visible,
             sandbox=sandbox,
             node_ip=self.host.node_ip,
             start_time=self._start_time,
@@ -385,6 +448,7 @@ class PodWorker:
             terminating=terminating or self.terminating,
             qos_class=translate.qos_class(self.pod.spec),
             message_file=lambda name, n: ctx_dir / "containers" / name / f"{n}-termination-log",
+            logs_tail=self._logs_tail,
         )
         body = status.to_json()
         body.pop("observedAt", None)
@@ -393,6 +457,20 @@ class PodWorker:
             return
         self._published = body
         self.host.publish_status(status)
+
+    def _logs_tail(self, record: ContainerRecord) -> str:
+        """The end of a dead container's log, as the kubelet reads it for FallbackToLogsOnError (the last 80 lines,
+        at most 2048 bytes); read once per container, which does not change once dead."""
+        if record.id not in self._tails:
+            try:
+                data = b"".join(self.host.runtime.logs(record.id, tail=constants.TERMINATION_LOG_LINES))
+                text = data[-constants.TERMINATION_LOG_BYTES :].decode(errors="replace")
+            except KbsError as exc:
+                text = f"Error on reading termination message from logs: {exc.message}"
+            if len(self._tails) > 16:  # dead containers are removed soon: a few entries at most
+                self._tails.clear()
+            self._tails[record.id] = text
+        return self._tails[record.id]
 
     # --- termination ------------------------------------------------------------------------------------------
     def _finish(self) -> None:
