@@ -200,3 +200,47 @@ def resolve(cfg: KbsConfig) -> tuple[KbsConfig, StaticPodPath | None]:
     from msgspec.structs import replace
 
     return dataclasses.replace(cfg, kbs=replace(cfg.kbs, static_pod_path=found.path)), found
+
+
+KUBELET_CERT_DIR = Path("/var/lib/kubelet/pki")  # the kubelet's --cert-dir default (<root-dir>/pki)
+CLIENT_CERT_PREFIX = "kubelet-client-"  # the kubelet's client certificates: <prefix><date>.pem, <prefix>current.pem
+
+
+def cert_dir(proc: Path = PROC) -> Path:
+    """Where the kubelet keeps its client certificates: a running kubelet's --cert-dir (or <--root-dir>/pki)."""
+    for _, args in _processes(proc):
+        if os.path.basename(args[0]) == "kubelet":
+            if explicit := flag_value(args, "cert-dir"):
+                return Path(explicit)
+            if root := flag_value(args, "root-dir"):
+                return Path(root) / "pki"
+            break
+    return KUBELET_CERT_DIR
+
+
+def client_certificates_issued_by(ca_pem: bytes, directory: Path) -> list[Path]:
+    """The kubelet's client certificates in `directory` that `ca_pem` signed, and the `current` link to one.
+
+    The kubelet takes its first client certificate from kubelet.conf and keeps it (and each rotation) there; after
+    the cluster that issued them is gone, the kubelet would still present them to the next cluster's API server
+    (which rejects them) instead of the new kubelet.conf's: `kbs reset` removes the ones its cluster's CA signed.
+    """
+    from cryptography import x509
+
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    found: list[Path] = []
+    try:
+        entries = sorted(p for p in directory.iterdir() if p.name.startswith(CLIENT_CERT_PREFIX))
+    except OSError:
+        return []
+    for path in entries:
+        if path.is_symlink():
+            continue
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            cert = x509.load_pem_x509_certificate(path.read_bytes())
+            cert.verify_directly_issued_by(ca)
+            found.append(path)
+    for path in entries:
+        if path.is_symlink() and (directory / os.readlink(path)).resolve() in {p.resolve() for p in found}:
+            found.append(path)
+    return found

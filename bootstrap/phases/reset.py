@@ -120,11 +120,26 @@ def stop_kubelet_pods(
         report.notes.append(f"the kubelet has not stopped every static pod after {wait:.0f}s: still listening {owners}")
     elif manifests:
         report.stopped.append(f"the kubelet stopped the static pods of {', '.join(p.name for p in manifests)}")
+    remove_kubelet_client_certificates(cfg, report)
     report.notes.append(
         "--reconciler kubelet: the kubelet keeps running (kbs did not install or start it); pods the cluster "
         "scheduled on this node (kube-proxy, CoreDNS, the pod network) stay with it: stop the kubelet and remove "
         "them as `kubeadm reset` does (`systemctl stop kubelet; crictl rmp --all --force`) if you want them gone"
     )
+
+
+def remove_kubelet_client_certificates(cfg: KbsConfig, report: ResetReport) -> None:
+    """The client certificates the kubelet got from this cluster (kubelet.conf's, then rotated ones): kept, the
+    kubelet would present them to the next cluster's API server instead of the next kubelet.conf's."""
+    from bootstrap.phases import kubelet
+
+    try:
+        ca_pem = (cfg.cert_dir / "ca.crt").read_bytes()
+    except OSError:
+        return
+    for path in kubelet.client_certificates_issued_by(ca_pem, kubelet.cert_dir()):
+        path.unlink()
+        report.files.append(str(path))
 
 
 def remove_files(cfg: KbsConfig, ledger: ledgers.Ledger, report: ResetReport) -> None:
