@@ -226,6 +226,7 @@ def client_certificates_issued_by(ca_pem: bytes, directory: Path) -> list[Path]:
     (which rejects them) instead of the new kubelet.conf's: `kbs reset` removes the ones its cluster's CA signed.
     """
     from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
 
     ca = x509.load_pem_x509_certificate(ca_pem)
     found: list[Path] = []
@@ -236,7 +237,7 @@ def client_certificates_issued_by(ca_pem: bytes, directory: Path) -> list[Path]:
     for path in entries:
         if path.is_symlink():
             continue
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError, InvalidSignature):
             cert = x509.load_pem_x509_certificate(path.read_bytes())
             cert.verify_directly_issued_by(ca)
             found.append(path)

@@ -148,7 +148,7 @@ def _proves_the_kubelet_reads(node: Node, directory: str) -> None:
 
 
 def _stop(node: Node, pid: int) -> None:
-    node.exec("kill", str(pid))
+    node.exec("kill", str(pid), check=False)
     wait_until("the kubelet by hand stopped", lambda: node.exec("sh", "-c", f"kill -0 {pid} 2>&1 || echo gone"))
 
 
@@ -167,7 +167,8 @@ def test_a_running_kubelet_with_a_non_default_static_pod_path_is_found(node: Nod
         expected, source = CUSTOM_DIR, f"staticPodPath in /srv/kbs-test/kubelet.yaml (kubelet --config, pid {pid})"
     try:
         out = kbs(node, "init", "phase", "reconciler", "--reconciler", "kubelet").stdout
-        assert f"[kubelet] staticPodPath {expected} (from {source})" in out
+        log = node.exec("tail", "-5", "/var/log/kubelet-by-hand.log")
+        assert f"[kubelet] staticPodPath {expected} (from {source})" in out, log
         assert f"the installed kubelet runs the manifests in {expected}" in out
         _proves_the_kubelet_reads(node, expected)
     finally:
