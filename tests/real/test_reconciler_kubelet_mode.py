@@ -55,9 +55,13 @@ def init(node: Node, *args: str) -> str:
     return kbs(node, "init", "--reconciler", "kubelet", f"--node-name={node.name}", *args).stdout
 
 
-def running_containers(node: Node) -> set[str]:
+def running_containers(node: Node, name: str | None = None) -> set[str]:
+    """Names of the running containers (with `name`: the IDs of those so named)."""
     listed = json.loads(node.exec("crictl", "ps", "-o", "json"))["containers"]
-    return {c["metadata"]["name"] for c in listed if c["state"] == "CONTAINER_RUNNING"}
+    running = [c for c in listed if c["state"] == "CONTAINER_RUNNING"]
+    if name is not None:
+        return {c["id"] for c in running if c["metadata"]["name"] == name}
+    return {c["metadata"]["name"] for c in running}
 
 
 def pods(node: Node) -> dict[str, dict[str, Any]]:
@@ -133,8 +137,13 @@ def test_reset_stops_the_static_pods_and_leaves_nothing_of_kbs(node: Node) -> No
 def _run_kubelet(node: Node, *flags: str, cwd: str = "/") -> int:
     """A standalone kubelet (no API server) started by hand in `cwd`, its pid."""
     command = 'cd "$0" && kubelet --cgroup-root="$KBS_NODE_CGROUP" "$@" >>/var/log/kubelet-by-hand.log 2>&1 & echo $!'
-    started = node.exec("sh", "-c", command, cwd, *flags)
-    return int(started.strip())
+    pid = int(node.exec("sh", "-c", command, cwd, *flags).strip())
+    healthz = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10248/healthz', timeout=2)"
+    try:
+        wait_until("the kubelet by hand healthy", lambda: node.exec("/opt/kbs/bin/python", "-c", healthz) == "", 60)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{node.exec('tail', '-15', '/var/log/kubelet-by-hand.log')}") from exc
+    return pid
 
 
 def _proves_the_kubelet_reads(node: Node, directory: str) -> None:
@@ -156,12 +165,13 @@ def _stop(node: Node, pid: int) -> None:
 def test_a_running_kubelet_with_a_non_default_static_pod_path_is_found(node: Node, how: str) -> None:
     node.exec("mkdir", "-p", "/etc/kbs-test", "/srv/kbs-test")
     if how.startswith("k3s"):
-        base = kubelet_configuration()  # no staticPodPath: the flag sets it, as k3s does
+        base = kubelet_configuration(standalone=True)  # no staticPodPath: the flag sets it, as k3s does
         node.exec("sh", "-c", "cat > /etc/kbs-test/base.yaml", stdin=base.encode())
         pid = _run_kubelet(node, "--config=/etc/kbs-test/base.yaml", f"--pod-manifest-path={K3S_DIR}/")
         expected, source = K3S_DIR, f"kubelet --pod-manifest-path (pid {pid})"
     else:
-        custom = kubelet_configuration("static-pods/")  # relative to the file's directory, as the kubelet takes it
+        # relative to the file's directory, as the kubelet takes it
+        custom = kubelet_configuration("static-pods/", standalone=True)
         node.exec("sh", "-c", "cat > /srv/kbs-test/kubelet.yaml", stdin=custom.encode())
         pid = _run_kubelet(node, "--config", "kubelet.yaml", cwd="/srv/kbs-test")  # relative to the kubelet's cwd
         expected, source = CUSTOM_DIR, f"staticPodPath in /srv/kbs-test/kubelet.yaml (kubelet --config, pid {pid})"
@@ -182,6 +192,8 @@ def test_init_status_reset_on_a_custom_static_pod_path(node: Node) -> None:
     assert f"[kubelet] staticPodPath {CUSTOM_DIR} (from staticPodPath in {KUBELET_CONFIG}" in out
     assert f"created {CUSTOM_DIR}/kube-apiserver.yaml" in out
     wait_until("the kubelet's mirror pods", lambda: mirror_pods(node), timeout=120)
+    # the previous cluster's kube-proxy pod, left with the kubelet by reset, is one the kubelet no longer knows
+    wait_until("only this cluster's kube-proxy", lambda: len(running_containers(node, "kube-proxy")) <= 1)
     assert f"static pods from {CUSTOM_DIR}" in kbs(node, "status", "--reconciler", "kubelet").stdout
     kbs(node, "reset", "--force", "--reconciler", "kubelet")
     assert_nothing_of_kbs_left(node, CUSTOM_DIR)

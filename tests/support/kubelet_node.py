@@ -70,8 +70,9 @@ def kubelet_kbs_node(network: NodeNetwork, image: str, name: str = "kl-1") -> No
     return kubeadm_control_plane_node(network, name, image=image, mounts=[(str(REPO), "/kbs")])
 
 
-def kubelet_configuration(static_pod_path: str | None = None, **extra: object) -> str:
-    """What kubeadm's kubelet-start writes for this kind of machine (cgroup v1, cgroupfs: WORKER_PATCH)."""
+def kubelet_configuration(static_pod_path: str | None = None, *, standalone: bool = False) -> str:
+    """What kubeadm's kubelet-start writes for this kind of machine (cgroup v1, cgroupfs: WORKER_PATCH); a
+    `standalone` kubelet (no API server, no cluster CA) serves its port without authentication instead."""
     document: dict[str, object] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -88,8 +89,10 @@ def kubelet_configuration(static_pod_path: str | None = None, **extra: object) -
         "rotateCertificates": True,
         "clusterDNS": ["10.96.0.10"],
         "clusterDomain": "cluster.local",
-        **extra,
     }
+    if standalone:
+        document["authentication"] = {"anonymous": {"enabled": True}, "webhook": {"enabled": False}}
+        document["authorization"] = {"mode": "AlwaysAllow"}
     if static_pod_path is not None:
         document["staticPodPath"] = static_pod_path
     return yaml.safe_dump(document, sort_keys=False)
