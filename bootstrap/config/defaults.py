@@ -101,8 +101,8 @@ def complete(
 
     if cluster.etcd.local is None and cluster.etcd.external is None:
         cluster.etcd.local = LocalEtcd()
-    if kbs.static_pod_path is None:
-        kbs.static_pod_path = kbs.kubernetes_dir / "manifests"
+    if kbs.static_pod_path is None and kbs.reconciler.mode != "kubelet":  # kubelet: the installed kubelet's, found
+        kbs.static_pod_path = kbs.kubernetes_dir / "manifests"  # at init (bootstrap.phases.kubelet)
 
     return KbsConfig(init=init, cluster=cluster, kbs=kbs, version=row, source=source, notes=tuple(notes))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Collection
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootstrap.phases.context import InitData, InitOptions
@@ -70,9 +69,9 @@ def prepare(cfg: KbsConfig, options: InitOptions, reporter: Reporter) -> InitDat
     if cfg.kbs.reconciler.mode == "kubelet":
         from bootstrap.phases import kubelet
 
-        found = kubelet.detect(cfg.kbs.static_pod_path)
-        reporter.line("kubelet", f"staticPodPath {found.path} (from {found.source})")
-        cfg = _with_static_pod_path(cfg, found.path)
+        cfg, found = kubelet.resolve(cfg)
+        if found is not None:
+            reporter.line("kubelet", f"staticPodPath {found.path} (from {found.source})")
     if not options.dry_run:
         return InitData(cfg=cfg, out=reporter, options=options)
     from bootstrap.phases import dryrun
@@ -112,11 +111,3 @@ def start_early_work(data: InitData, phases: Collection[str]) -> None:
 
     data.cleanups.append(RESERVE.close)
     pki_files.reserve_keys(pki_context(data.cfg), certificates=certificates, kubeconfigs=kubeconfigs)
-
-
-def _with_static_pod_path(cfg: KbsConfig, path: Path) -> KbsConfig:
-    import dataclasses
-
-    from msgspec.structs import replace
-
-    return dataclasses.replace(cfg, kbs=replace(cfg.kbs, static_pod_path=path))

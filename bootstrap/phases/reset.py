@@ -85,6 +85,63 @@ def remove_containers(cfg: KbsConfig, report: ResetReport) -> None:
         done |= {c.id for c in found}
 
 
+KUBELET_STOP_WAIT = 90.0  # seconds: the kubelet's 30 s grace period per pod, plus its file check and sync
+
+
+def _control_plane_ports(cfg: KbsConfig) -> list[int]:
+    found = [cfg.bind_port, constants.KUBE_CONTROLLER_MANAGER_PORT, constants.KUBE_SCHEDULER_PORT]
+    if cfg.local_etcd:
+        found += [constants.ETCD_CLIENT_PORT, constants.ETCD_PEER_PORT, constants.ETCD_METRICS_PORT]
+    return found
+
+
+def stop_kubelet_pods(
+    cfg: KbsConfig, ledger: ledgers.Ledger, report: ResetReport, wait: float = KUBELET_STOP_WAIT
+) -> None:
+    """--reconciler kubelet: remove kbs's manifests first and wait until the kubelet has stopped their pods (the
+    control plane's ports are free), the way the kubelet stops a static pod whose file went away; only then do
+    kubelet.conf and the certificates go (the kubelet needs neither to stop a static pod, but a kubelet supervisor
+    may stop the kubelet itself once kubelet.conf is gone, and a stopped kubelet leaves its containers running)."""
+    import time
+
+    from bootstrap.phases import ports
+
+    names = {f"{component}.yaml" for component in constants.ALL_COMPONENTS}
+    manifests = [p for p in ledger.created() if p.name in names and (p.is_file() or p.is_symlink())]
+    for path in manifests:
+        path.unlink()
+        report.files.append(str(path))
+    wanted = _control_plane_ports(cfg)
+    deadline = time.monotonic() + wait
+    while (held := ports.listeners(wanted)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if held:
+        owners = ", ".join(f"{port} ({listener.describe()})" for port, listener in sorted(held.items()))
+        report.notes.append(f"the kubelet has not stopped every static pod after {wait:.0f}s: still listening {owners}")
+    elif manifests:
+        report.stopped.append(f"the kubelet stopped the static pods of {', '.join(p.name for p in manifests)}")
+    remove_kubelet_client_certificates(cfg, report)
+    report.notes.append(
+        "--reconciler kubelet: the kubelet keeps running (kbs did not install or start it); pods the cluster "
+        "scheduled on this node (kube-proxy, CoreDNS, the pod network) stay with it: stop the kubelet and remove "
+        "them as `kubeadm reset` does (`systemctl stop kubelet; crictl rmp --all --force`) if you want them gone"
+    )
+
+
+def remove_kubelet_client_certificates(cfg: KbsConfig, report: ResetReport) -> None:
+    """The client certificates the kubelet got from this cluster (kubelet.conf's, then rotated ones): kept, the
+    kubelet would present them to the next cluster's API server instead of the next kubelet.conf's."""
+    from bootstrap.phases import kubelet
+
+    try:
+        ca_pem = (cfg.cert_dir / "ca.crt").read_bytes()
+    except OSError:
+        return
+    for path in kubelet.client_certificates_issued_by(ca_pem, kubelet.cert_dir()):
+        path.unlink()
+        report.files.append(str(path))
+
+
 def remove_files(cfg: KbsConfig, ledger: ledgers.Ledger, report: ResetReport) -> None:
     whole = _wholly_ours(cfg)
     # deepest first, so a directory is looked at after everything kbs put inside it
@@ -132,6 +189,8 @@ def reset(cfg: KbsConfig, etcd_member: Removal | None = None) -> ResetReport:
         report.stopped.append(stopped)
     if mode == "bundled":
         remove_containers(cfg, report)
+    elif mode == "kubelet":
+        stop_kubelet_pods(cfg, ledger, report)
     else:
         report.notes.append(f"--reconciler {mode}: removing the manifests makes the {mode} runtime stop their pods")
     if not ledger.entries:

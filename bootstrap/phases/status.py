@@ -116,6 +116,19 @@ def certificates(cfg: KbsConfig, now: datetime) -> list[CertStatus]:
     return result
 
 
+def _kubelet(cfg: KbsConfig) -> tuple[KbsConfig, str, list[str]]:
+    """The installed kubelet's staticPodPath (where the manifests to look at are), as `kbs init` found it."""
+    from bootstrap.errors import ConfigError
+    from bootstrap.phases import kubelet
+
+    try:
+        cfg, found = kubelet.resolve(cfg)
+    except ConfigError as exc:
+        return cfg, "the installed kubelet runs the static pods (not managed by kbs)", [str(exc)]
+    where = f" from {found.path} ({found.source})" if found else ""
+    return cfg, f"the installed kubelet runs the static pods{where}; not managed by kbs", []
+
+
 def gather(cfg: KbsConfig, now: datetime | None = None) -> Status:
     now = now or datetime.now(UTC)
     mode = cfg.kbs.reconciler.mode
@@ -125,7 +138,11 @@ def gather(cfg: KbsConfig, now: datetime | None = None) -> Status:
         detail = f"{rec.how}: {rec.detail}"
     else:
         running, detail = None, f"not managed by kbs (--reconciler {mode})"
+    problems: list[str] = []
+    if mode == "kubelet":
+        cfg, detail, problems = _kubelet(cfg)
     status = Status(node=cfg.node_name, reconciler_mode=mode, reconciler_running=running, reconciler_detail=detail)
+    status.problems += problems
     if running is False:
         status.problems.append(f"the bundled reconciler is not running ({detail})")
     probes = {p.component: p for p in health.probe_all(cfg)}

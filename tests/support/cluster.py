@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -97,10 +97,13 @@ def flannel_manifest() -> str:
     return yaml.safe_dump_all(objects, sort_keys=False)
 
 
-def kubeadm_control_plane_node(network: NodeNetwork, name: str = "cp-1") -> Node:
+def kubeadm_control_plane_node(
+    network: NodeNetwork, name: str = "cp-1", *, image: str | None = None, mounts: Sequence[tuple[str, str]] = ()
+) -> Node:
     """A node for `kubeadm init`: the worker image (containerd, a real kubelet) with the control-plane images
-    imported, as a kubeadm VM would have them pulled."""
-    node = network.start(name, "worker", mounts=[(ask_testbed("node-images", "control-plane"), CONTROL_PLANE_IMAGES)])
+    imported, as a kubeadm VM would have them pulled. `image`, `mounts`: see NodeNetwork.start."""
+    images = (ask_testbed("node-images", "control-plane"), CONTROL_PLANE_IMAGES)
+    node = network.start(name, "worker", mounts=[images, *mounts], image=image)
     node.wait_ready()
     node.exec("sh", "-c", f"for f in {CONTROL_PLANE_IMAGES}/*.tar; do ctr -n k8s.io images import --local $f; done",
               timeout=300)  # fmt: skip

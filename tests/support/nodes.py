@@ -150,14 +150,22 @@ class NodeNetwork:
     nodes: list[Node] = field(default_factory=list)
 
     def start(
-        self, name: str, role: Role, *, mounts: Sequence[tuple[str, str]] = (), entrypoint: str | None = None
+        self,
+        name: str,
+        role: Role,
+        *,
+        mounts: Sequence[tuple[str, str]] = (),
+        entrypoint: str | None = None,
+        image: str | None = None,
     ) -> Node:
         """`entrypoint`: another node supervisor than the image's (a control plane may run the checkout's
-        tests/testbed/image/node/kbs-node, mounted under /kbs, to use a change before the image is rebuilt)."""
+        tests/testbed/image/node/kbs-node, mounted under /kbs, to use a change before the image is rebuilt).
+        `image`: another image than the role's, run the role's way (tests/support/kubelet_node.py)."""
         argv = [
             "docker", "run", "--detach", f"--name={self.name}-{name}", f"--hostname={name}", f"--network={self.name}",
             f"--label={LABEL}={self.name}", f"--env=KBS_NODE_CGROUP=/{CGROUP_PARENT}/{self.name}-{name}",
-            *run_options(role, mounts), *([f"--entrypoint={entrypoint}"] if entrypoint else []), node_images()[role],
+            *run_options(role, mounts), *([f"--entrypoint={entrypoint}"] if entrypoint else []),
+            image or node_images()[role],
             *([role] if entrypoint else []),
         ]  # fmt: skip
         started = subprocess.run(argv, capture_output=True, text=True, check=False)
