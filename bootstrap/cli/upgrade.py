@@ -59,26 +59,36 @@ def _version_is_the_target(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _apply_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `upgrade apply` and `upgrade node` share (kubeadm's names)."""
+    options = [
+        click.option("--dry-run", is_flag=True, help="Show what would change; write nothing."),
+        click.option(
+            "--etcd-upgrade", type=bool, default=True, show_default=True, metavar="true|false", help="Upgrade etcd too."
+        ),
+        click.option(
+            "--certificate-renewal",
+            type=bool,
+            default=True,
+            show_default=True,
+            metavar="true|false",
+            help="Renew each upgraded component's certificates, as kubeadm does.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.IntRange(min=1),
+            metavar="SECONDS",
+            help="How long each component may take to become healthy (default: timeouts.upgradeManifests, 300).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @upgrade.command(name="apply")
 @click.argument("version")
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-@click.option(
-    "--etcd-upgrade", type=bool, default=True, show_default=True, metavar="true|false", help="Upgrade etcd too."
-)
-@click.option(
-    "--certificate-renewal",
-    type=bool,
-    default=True,
-    show_default=True,
-    metavar="true|false",
-    help="Renew each upgraded component's certificates, as kubeadm does.",
-)
-@click.option(
-    "--timeout",
-    type=click.IntRange(min=1),
-    metavar="SECONDS",
-    help="How long each component may take to become healthy (default: timeouts.upgradeManifests, 300).",
-)
+@_apply_options
 @_version_is_the_target
 @with_config
 def apply_command(
@@ -110,24 +120,7 @@ def apply_command(
 
 
 @upgrade.command(name="node")
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-@click.option(
-    "--etcd-upgrade", type=bool, default=True, show_default=True, metavar="true|false", help="Upgrade etcd too."
-)
-@click.option(
-    "--certificate-renewal",
-    type=bool,
-    default=True,
-    show_default=True,
-    metavar="true|false",
-    help="Renew each upgraded component's certificates, as kubeadm does.",
-)
-@click.option(
-    "--timeout",
-    type=click.IntRange(min=1),
-    metavar="SECONDS",
-    help="How long each component may take to become healthy (default: timeouts.upgradeManifests, 300).",
-)
+@_apply_options
 @click.option(
     "--config",
     "config_file",
