@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from stats import pct  # noqa: E402
+
 from bootstrap.reconciler.apiserver.publisher import Publisher  # noqa: E402
 from tests.real.conftest import CONTROL_PLANE_LOCK, TESTBED, TestBed  # noqa: E402
 from tests.support.mirror_plane import Plane, control_plane  # noqa: E402
@@ -95,11 +97,6 @@ class API:
 
     def close(self) -> None:
         self.http.close()
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(name: str, values: list[float]) -> dict[str, Any]:

@@ -34,6 +34,8 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from stats import pct
+
 from bootstrap.reconciler.runtime import ContainerRecord
 from bootstrap.reconciler.runtime.docker import DockerRuntime
 from bootstrap.reconciler.settings import Settings
@@ -43,11 +45,6 @@ from tests.support.wait import wait_until
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 ETCD = "registry.k8s.io/etcd:3.7.0-0"
 REPO = Path(__file__).resolve().parents[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def write(directory: Path, name: str, text: str) -> float:

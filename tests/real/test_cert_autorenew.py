@@ -1,8 +1,8 @@
-"""Certificates that renew themselves, on a real control plane with 5-minute leaf certificates.
+"""Certificates that renew themselves, on a real control plane with 4-minute leaf certificates.
 
 One sandboxed control plane (tests/support/control_plane.py) whose ClusterConfiguration sets
-certificateValidityPeriod: 5m and whose KbsConfiguration has the reconciler check every 5 s and renew 90 s before
-expiry (renewBefore; the default rule is unit-tested); every leaf and kubeconfig falls due 3.5 minutes in; the
+certificateValidityPeriod: 4m and whose KbsConfiguration has the reconciler check every 5 s and renew 90 s before
+expiry (renewBefore; the default rule is unit-tested); every leaf and kubeconfig falls due 2.5 minutes in; the
 reconciler renews them, restarts etcd, kube-apiserver, kube-controller-manager and kube-scheduler one at a time,
 and a client that keeps using the API meanwhile sees every request succeed once the original certificates have
 expired. The CAs are never touched.
@@ -23,8 +23,8 @@ from tests.real.conftest import TestBed
 from tests.support.control_plane import NODE, Sandbox, exclusive_ports, sandbox
 from tests.support.wait import wait_until
 
-LIFETIME = "5m0s"
-RENEW_BEFORE = "90s"  # restarts get 90 s before the expiry; the next round (at 7 min) stays clear of it
+LIFETIME = "4m0s"
+RENEW_BEFORE = "90s"  # restarts get 90 s before the expiry; the next round (at 5 min) stays clear of the checks
 
 
 @pytest.fixture(scope="module")

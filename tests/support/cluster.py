@@ -110,15 +110,25 @@ def kubeadm_control_plane_node(
     return node
 
 
+def kubeadm_init_argv(node: Node, *init_args: str) -> list[str]:
+    """`kubeadm init` for a kubeadm_control_plane_node, with the kubelet patch this machine needs written first."""
+    node.exec("mkdir", "-p", PATCH_DIR)
+    node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
+    return [
+        "kubeadm", "init", f"--pod-network-cidr={POD_SUBNET}", f"--cri-socket={CRI_SOCKET}", f"--patches={PATCH_DIR}",
+        "--ignore-preflight-errors=all", f"--node-name={node.name}", *init_args,
+    ]  # fmt: skip
+
+
+def kbs_init_argv(node: Node, *init_args: str) -> list[str]:
+    """`kbs init` for a control_plane_node, with the same pod CIDR as kubeadm_init_argv."""
+    return ["kbs", "init", f"--pod-network-cidr={POD_SUBNET}", f"--node-name={node.name}", *init_args]
+
+
 def kubeadm_init(network: NodeNetwork, node: Node, *init_args: str) -> Cluster:
     """The peer of kbs_init: `kubeadm init` on a kubeadm_control_plane_node, then the same flannel objects kbs's
     pod-network phase applies, with kubectl."""
-    node.exec("mkdir", "-p", PATCH_DIR)
-    node.exec("sh", "-c", f"cat > {PATCH_DIR}/kubeletconfiguration+merge.yaml", stdin=WORKER_PATCH.encode())
-    output = node.exec(
-        "kubeadm", "init", f"--pod-network-cidr={POD_SUBNET}", f"--cri-socket={CRI_SOCKET}", f"--patches={PATCH_DIR}",
-        "--ignore-preflight-errors=all", f"--node-name={node.name}", *init_args, timeout=600,
-    )  # fmt: skip
+    output = node.exec(*kubeadm_init_argv(node, *init_args), timeout=600)
     made = Cluster(network=network, control_plane=node, init_output=output)
     made.kubectl("apply", "-f", "-", stdin=flannel_manifest().encode())
     return made
@@ -133,10 +143,7 @@ def control_plane_node(network: NodeNetwork, name: str = "cp-1") -> Node:
 
 def kbs_init(network: NodeNetwork, node: Node, *init_args: str) -> Cluster:
     """`kbs init` with the flannel pod network on a control_plane_node."""
-    output = node.exec(
-        "kbs", "init", f"--pod-network-cidr={POD_SUBNET}", "--pod-network=flannel", f"--node-name={node.name}",
-        *init_args, timeout=600,
-    )  # fmt: skip
+    output = node.exec(*kbs_init_argv(node, "--pod-network=flannel", *init_args), timeout=600)
     return Cluster(network=network, control_plane=node, init_output=output)
 
 
