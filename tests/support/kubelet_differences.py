@@ -77,15 +77,16 @@ ALLOWED: tuple[Allowed, ...] = (
         Allowed(
             f"node.status.conditions.{kind}.reason",
             f"Kubelet{what}",
-            f"Reconciler{theirs}",
-            "the node's agent names itself in its conditions' reasons, as the kubelet does; nothing reads a reason "
-            "but people (the node lifecycle controller and the scheduler read the status and the taints)",
+            f"Reconciler{what}",
+            "the node's agent names itself in its conditions' reasons (the kubelet's words after the prefix), as "
+            "the kubelet does; no controller reads a reason (the node lifecycle controller and the scheduler read "
+            "the status and the taints)",
         )
-        for kind, what, theirs in (
-            ("MemoryPressure", "HasSufficientMemory", "HasSufficientMemory"),
-            ("DiskPressure", "HasNoDiskPressure", "HasSufficientDisk"),
-            ("PIDPressure", "HasSufficientPID", "HasSufficientPID"),
-            ("Ready", "Ready", "Ready"),
+        for kind, what in (
+            ("MemoryPressure", "HasSufficientMemory"),
+            ("DiskPressure", "HasNoDiskPressure"),
+            ("PIDPressure", "HasSufficientPID"),
+            ("Ready", "Ready"),
         )
     ),
     Allowed(
