@@ -7,7 +7,9 @@ manifest is written into both nodes' /etc/kubernetes/manifests at once; static p
 node's taints. Most pods use the host network, each its own ports; pod-network pods get Docker's bridge on the
 kbs node (it runs no flannel: static pods only) and flannel's network on the worker. The tests share the one
 cluster, in file order: the crash loop, the watch of kd-slow and a mirror's deletion began earlier run on while
-the others do, and a later test may rely on an earlier one (`DELETED`).
+the others do, and a later test may rely on an earlier one (`DELETED`). The last ones compare the Node objects,
+then kill the API server and stop both agents: kube-controller-manager runs with a short
+--node-monitor-grace-period (NODE_MONITOR_GRACE) for them.
 
 A difference is normalised away only where it must exist between two nodes (tests/support/kubelet_diff.py); any
 other difference fails the test unless tests/support/kubelet_differences.py lists it with its reason (the
