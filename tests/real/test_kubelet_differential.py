@@ -511,8 +511,10 @@ def assert_nodes_alike(made: Cluster) -> None:
     assert not left, "node differences not in tests/support/kubelet_differences.py:\n" + "\n".join(map(str, left))
 
 
-def untouched(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> None:
-    """The same mirror (UID), container and restart count on each node."""
+def untouched(made: Cluster, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> None:
+    """The same mirror (UID), container and restart count on each node, and the same events on both."""
+    events = {node: _events(made, "kd-web", node) for node in NODES}
+    assert events[KBS] == events[KUBELET], events
     for node in NODES:
         old, new = before[node], after[node]
         assert new["metadata"]["uid"] == old["metadata"]["uid"], node
@@ -556,7 +558,7 @@ def test_an_api_server_outage_leaves_pods_and_agents_alone_and_status_follows_af
     on_both(pair, "touch /tmp/kd-probe/ready")
     both_ready(pair, timeout=60)
     after = both(pair, "kd-web", running_and_ready)
-    untouched(before, after)
+    untouched(pair, before, after)
     assert_no_unexplained(after)
     assert agent_pids(pair) == pids  # neither agent exited
     assert_nodes_alike(pair)
@@ -608,6 +610,6 @@ def test_a_stopped_agent_leaves_its_node_unknown_and_its_return_makes_it_ready_a
     both_ready(pair)
     wait_until("the taints gone", lambda: not any(lifecycle_taints(pair, n) for n in NODES), timeout=60)
     after = both(pair, "kd-web", running_and_ready, timeout=90)
-    untouched(before, after)
+    untouched(pair, before, after)
     assert_no_unexplained(after)
     assert_nodes_alike(pair)
