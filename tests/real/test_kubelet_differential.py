@@ -7,7 +7,9 @@ manifest is written into both nodes' /etc/kubernetes/manifests at once; static p
 node's taints. Most pods use the host network, each its own ports; pod-network pods get Docker's bridge on the
 kbs node (it runs no flannel: static pods only) and flannel's network on the worker. The tests share the one
 cluster, in file order: the crash loop, the watch of kd-slow and a mirror's deletion began earlier run on while
-the others do, and a later test may rely on an earlier one (`DELETED`).
+the others do, and a later test may rely on an earlier one (`DELETED`). The last ones compare the Node objects,
+then kill the API server and stop both agents: kube-controller-manager runs with a short
+--node-monitor-grace-period (NODE_MONITOR_GRACE) for them.
 
 A difference is normalised away only where it must exist between two nodes (tests/support/kubelet_diff.py); any
 other difference fails the test unless tests/support/kubelet_differences.py lists it with its reason (the
@@ -18,14 +20,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import docker
 import pytest
+import yaml
 
 from tests.support.cluster import ADMIN_CONF, Cluster, start_control_plane
 from tests.support.kubelet_corpus import CORPUS, settled
-from tests.support.kubelet_diff import Difference, compare_pods, unexplained
+from tests.support.kubelet_diff import Difference, compare_nodes, compare_pods, unexplained
 from tests.support.nodes import Node, node_network
 from tests.support.wait import wait_until
 
@@ -121,10 +125,25 @@ def watch(made: Cluster, name: str, node: str) -> str:
     return f"{path}.json"
 
 
+# The node lifecycle controller's wait before it calls a silent node Unknown (default 50 s): shorter, for the tests
+# that stop an agent. Both agents renew their Lease every 10 s, well within it.
+NODE_MONITOR_GRACE = "20s"
+
+
+def shorten_node_monitor_grace(node: Node) -> None:
+    """kube-controller-manager with --node-monitor-grace-period=NODE_MONITOR_GRACE (its manifest edited; kbs's
+    reconciler replaces the pod while the worker joins)."""
+    path = f"{MANIFESTS}/kube-controller-manager.yaml"
+    pod = yaml.safe_load(node.exec("cat", path))
+    pod["spec"]["containers"][0]["command"].append(f"--node-monitor-grace-period={NODE_MONITOR_GRACE}")
+    put(node, "kube-controller-manager.yaml", yaml.safe_dump(pod, sort_keys=False))
+
+
 @pytest.fixture(scope="module")
 def pair(docker_client: docker.DockerClient) -> Iterator[Cluster]:
     with node_network(docker_client, prefix="kbs-kdiff") as network:
         made = start_control_plane(network, KBS)
+        shorten_node_monitor_grace(made.control_plane)
         worker = network.start(KUBELET, "worker")
         worker.wait_ready()
         made.join_worker(worker)
@@ -437,9 +456,12 @@ def test_readiness_and_liveness_changes_look_the_same_on_both_nodes(pair: Cluste
         assert "terminated" in container(again[node])["lastState"], (node, again[node]["status"])
     assert_no_unexplained(again)
     # a probe that runs while its container is being killed: under the kubelet, by timing, one more event
-    # ("Readiness probe errored and resulted in unknown state: ... CONTAINER_EXITED state"); kbs stops probes first
-    racy = "probe errored and resulted in unknown state"
-    events = {node: {e for e in _events(pair, "kd-probed", node) if racy not in e[-1]} for node in NODES}
+    # ("Readiness probe errored and resulted in unknown state: ... CONTAINER_EXITED state", or "Readiness probe
+    # failed: cannot exec in a deleted state: unknown"); kbs stops probes first
+    racy = ("probe errored and resulted in unknown state", "cannot exec in a deleted state")
+    events = {
+        node: {e for e in _events(pair, "kd-probed", node) if not any(r in e[-1] for r in racy)} for node in NODES
+    }
     assert events[KBS] == events[KUBELET], events
 
 
@@ -451,3 +473,143 @@ def test_a_deleted_mirror_pod_comes_back_with_its_restart_count_and_container(pa
         old, new = container(DELETED[node]), container(after[node])
         assert (new["containerID"], new["restartCount"]) == (old["containerID"], old["restartCount"]), node
     assert_no_unexplained(after)
+
+
+# The last tests stop the API server, then each node's agent: everything before has its answers by then.
+RECONCILER_PID = "/var/run/kbs/kbs-reconciler.pid"
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+
+
+def agent_pids(made: Cluster) -> dict[str, str]:
+    """The agents' process IDs: kbs's reconciler (its pidfile) and the kubelet (the node runs one)."""
+    return {
+        KBS: made.control_plane.exec("cat", RECONCILER_PID).strip(),
+        KUBELET: node_of(made, KUBELET).exec("pidof", "kubelet").strip(),
+    }
+
+
+def api_up(made: Cluster) -> bool:
+    return made.control_plane.exec("kubectl", f"--kubeconfig={ADMIN_CONF}", "--request-timeout=2s", "get", "--raw",
+                                   "/readyz", check=False).strip() == "ok"  # fmt: skip
+
+
+def node_object(made: Cluster, node: str) -> dict[str, Any]:
+    return made.kubectl_json("get", "node", node)
+
+
+def node_ready(made: Cluster, node: str) -> str:
+    conditions = node_object(made, node)["status"]["conditions"]
+    return str(next(c["status"] for c in conditions if c["type"] == "Ready"))
+
+
+def lease_renewed(made: Cluster, node: str) -> str:
+    return made.kubectl("get", "lease", "-n", "kube-node-lease", node, "-o", "jsonpath={.spec.renewTime}").strip()
+
+
+def assert_nodes_alike(made: Cluster) -> None:
+    left = unexplained(compare_nodes(node_object(made, KUBELET), node_object(made, KBS)))
+    assert not left, "node differences not in tests/support/kubelet_differences.py:\n" + "\n".join(map(str, left))
+
+
+def untouched(made: Cluster, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> None:
+    """The same mirror (UID), container and restart count on each node, and the same events on both."""
+    events = {node: _events(made, "kd-web", node) for node in NODES}
+    assert events[KBS] == events[KUBELET], events
+    for node in NODES:
+        old, new = before[node], after[node]
+        assert new["metadata"]["uid"] == old["metadata"]["uid"], node
+        assert (container(new)["containerID"], container(new)["restartCount"]) == (
+            container(old)["containerID"], container(old)["restartCount"]), node  # fmt: skip
+
+
+def both_ready(made: Cluster, timeout: float = 90) -> None:
+    seen: dict[str, str] = {}
+
+    def check() -> bool:
+        seen.update({node: node_ready(made, node) for node in NODES})
+        return set(seen.values()) == {"True"}
+
+    try:
+        wait_until("both nodes Ready", check, timeout=timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; Ready: {seen}") from None
+
+
+def test_healthy_nodes_show_the_same_conditions(pair: Cluster) -> None:
+    both_ready(pair)
+    assert_nodes_alike(pair)
+
+
+def test_an_api_server_outage_leaves_pods_and_agents_alone_and_status_follows_after(pair: Cluster) -> None:
+    """kube-apiserver killed (kbs's reconciler on the control-plane node starts it again: the outage lasts its
+    start-up, some seconds). Meanwhile kd-probed turns unready: each agent posts that once the server is back.
+    The mirrors, containers, restart counts and agents are the same ones after; each node renews its Lease again."""
+    before, pids = both(pair, "kd-web", running_and_ready), agent_pids(pair)
+    both(pair, "kd-probed", running_and_ready)
+    pair.control_plane.exec(
+        "sh", "-c", "docker kill $(docker ps -q --filter label=io.kubernetes.container.name=kube-apiserver)"
+    )
+    wait_until("the API server gone", lambda: not api_up(pair), timeout=30)
+    on_both(pair, "rm /tmp/kd-probe/ready")
+    wait_until("the API server back", lambda: api_up(pair), timeout=120)
+    back = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    wait_until("both Leases renewed", lambda: all(lease_renewed(pair, n) > back for n in NODES), timeout=60)
+    assert_no_unexplained(both(pair, "kd-probed", failing_readiness, timeout=60))
+    on_both(pair, "touch /tmp/kd-probe/ready")
+    both_ready(pair, timeout=60)
+    after = both(pair, "kd-web", running_and_ready)
+    untouched(pair, before, after)
+    assert_no_unexplained(after)
+    assert agent_pids(pair) == pids  # neither agent exited
+    assert_nodes_alike(pair)
+
+
+def stop_agents(made: Cluster) -> None:
+    """The kubelet stopped as `systemctl stop kubelet` would (the node's supervisor stops it while its
+    configuration is away); kbs's reconciler with SIGTERM (its pidfile), its command line kept to start it again."""
+    node_of(made, KUBELET).exec("mv", KUBELET_CONFIG, f"{KUBELET_CONFIG}.off")
+    made.control_plane.exec("sh", "-c", f"""pid=$(cat {RECONCILER_PID})
+        tr '\\0' ' ' < /proc/$pid/cmdline > /tmp/kd-reconciler.cmd
+        grep -z ^PYTHON /proc/$pid/environ | tr '\\0' ' ' > /tmp/kd-reconciler.env
+        readlink /proc/$pid/cwd > /tmp/kd-reconciler.cwd
+        readlink /proc/$pid/fd/1 > /tmp/kd-reconciler.log
+        kill $pid
+        while kill -0 $pid 2>/dev/null; do sleep 0.2; done""")  # fmt: skip
+    wait_until("the kubelet stopped", lambda: node_of(made, KUBELET).exec("pidof", "kubelet", check=False) == "")
+
+
+def start_agents(made: Cluster) -> None:
+    node_of(made, KUBELET).exec("mv", f"{KUBELET_CONFIG}.off", KUBELET_CONFIG)
+    made.control_plane.exec("sh", "-c", f"""cd "$(cat /tmp/kd-reconciler.cwd)"
+        env $(cat /tmp/kd-reconciler.env) setsid $(cat /tmp/kd-reconciler.cmd) \\
+            >> "$(cat /tmp/kd-reconciler.log)" 2>&1 < /dev/null &
+        echo $! > {RECONCILER_PID}""")  # fmt: skip
+
+
+def lifecycle_taints(made: Cluster, node: str) -> set[str]:
+    """The node lifecycle controller's taints on a node, as `key:effect`."""
+    taints = node_object(made, node)["spec"].get("taints") or []
+    return {f"{t['key']}:{t['effect']}" for t in taints if t["key"].startswith("node.kubernetes.io/")}
+
+
+def test_a_stopped_agent_leaves_its_node_unknown_and_its_return_makes_it_ready_again(pair: Cluster) -> None:
+    """Both agents stopped: the node lifecycle controller marks both nodes Unknown, taints them unreachable and
+    the mirrors not ready, the same way on both; the containers run on. Back, each agent makes its node Ready,
+    the taints go and the mirrors (the same ones) are ready again."""
+    before = both(pair, "kd-web", running_and_ready)
+    stop_agents(pair)
+    try:
+        wait_until("both nodes Unknown", lambda: all(node_ready(pair, n) == "Unknown" for n in NODES), timeout=90)
+        down = both(pair, "kd-web", lambda p: condition(p, "Ready").get("status") == "False", timeout=60)
+        wait_until("the unreachable taints", lambda: all(
+            "node.kubernetes.io/unreachable:NoSchedule" in lifecycle_taints(pair, n) for n in NODES))  # fmt: skip
+        assert_nodes_alike(pair)
+        assert_no_unexplained(down)
+    finally:
+        start_agents(pair)
+    both_ready(pair)
+    wait_until("the taints gone", lambda: not any(lifecycle_taints(pair, n) for n in NODES), timeout=60)
+    after = both(pair, "kd-web", running_and_ready, timeout=90)
+    untouched(pair, before, after)
+    assert_no_unexplained(after)
+    assert_nodes_alike(pair)

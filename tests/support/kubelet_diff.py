@@ -168,3 +168,26 @@ def _shown(value: Any) -> str:
 def unexplained(differences: Iterable[Difference], table: Iterable[Allowed] = ALLOWED) -> list[Difference]:
     rows = list(table)
     return [d for d in differences if allowed_by(d, rows) is None]
+
+
+def node_view(node: Mapping[str, Any]) -> dict[str, Any]:
+    """What a Node shows of its agent and of the node lifecycle controller, under `node.`: each condition's status,
+    reason and message (keyed by type; its times left out) and the controller's NoSchedule taints
+    (node.kubernetes.io/*, as `key:effect` in order). Its NoExecute taints depend on how many of the zone's nodes
+    are down (none while all are: "full disruption"), not on the node. The rest (addresses, capacity, nodeInfo,
+    the roles' labels and taints) is the machine's or the node's role, not behaviour; so is NetworkUnavailable,
+    which the pod network's agent sets (flannel, on the kubelet's node only: kbs's node runs static pods only)."""
+    status, spec = node.get("status") or {}, node.get("spec") or {}
+    shown = [c for c in status.get("conditions") or [] if c["type"] != "NetworkUnavailable"]
+    conditions = {c["type"]: {k: c[k] for k in ("status", "reason", "message") if k in c} for c in shown}
+    taints = sorted(
+        f"{t['key']}:{t['effect']}"
+        for t in spec.get("taints") or []
+        if t["key"].startswith("node.kubernetes.io/") and t["effect"] == "NoSchedule"
+    )
+    return {"node": {"status": {"conditions": conditions}, "spec": {"taints": ", ".join(taints) or "(none)"}}}
+
+
+def compare_nodes(kubelet_node: Mapping[str, Any], kbs_node: Mapping[str, Any]) -> list[Difference]:
+    """The differences of two Nodes' node_view, with paths like `node.status.conditions.Ready.reason`."""
+    return compare(node_view(kubelet_node), node_view(kbs_node))

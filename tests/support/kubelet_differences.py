@@ -73,6 +73,36 @@ ALLOWED: tuple[Allowed, ...] = (
         "the uid, gid and groups of the container's first process, which containerd reports to the kubelet "
         "(supplemental groups policy); the Docker engine's API does not report them",
     ),
+    *(
+        Allowed(
+            f"node.status.conditions.{kind}.reason",
+            f"Kubelet{what}",
+            f"Reconciler{what}",
+            "the node's agent names itself in its conditions' reasons (the kubelet's words after the prefix), as "
+            "the kubelet does; no controller reads a reason (the node lifecycle controller and the scheduler read "
+            "the status and the taints)",
+        )
+        for kind, what in (
+            ("MemoryPressure", "HasSufficientMemory"),
+            ("DiskPressure", "HasNoDiskPressure"),
+            ("PIDPressure", "HasSufficientPID"),
+            ("Ready", "Ready"),
+        )
+    ),
+    Allowed(
+        "node.status.conditions.*Pressure.message",
+        None,
+        None,
+        "kbs says what it measured against the kubelet's hard eviction thresholds (memory and disk available); "
+        "the kubelet says `kubelet has sufficient memory available` and the like",
+    ),
+    Allowed(
+        "node.status.conditions.Ready.message",
+        "kubelet is posting ready status",
+        None,
+        "kbs's Ready message says that the node runs static pods only (pods from the API server are not run "
+        "there: the kbs.dev/static-pods-only taint), or why the reconciler is not healthy",
+    ),
 )
 
 

@@ -16,6 +16,7 @@ from tests.support.kubelet_diff import (
     Difference,
     allowed_by,
     compare,
+    compare_nodes,
     compare_pods,
     flatten,
     normalise,
@@ -152,3 +153,38 @@ def test_render_has_one_row_per_allowed_difference() -> None:
     new = kubelet_differences.with_section(page, kubelet_differences.render(table))
     assert kubelet_differences.section(new) == kubelet_differences.render(table)
     assert new.startswith("intro\n") and new.endswith(f"{kubelet_differences.END}\nafter\n")
+
+
+def a_node(reason: str, *taints: str, network: bool = False) -> dict[str, Any]:
+    conditions = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": reason,
+            "message": "m",
+            "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+        }
+    ]
+    if network:
+        conditions.append({"type": "NetworkUnavailable", "status": "False", "reason": "FlannelIsUp"})
+    return {
+        "spec": {"taints": [{"key": key, "effect": effect} for key, effect in (t.split(":") for t in taints)]},
+        "status": {"conditions": conditions, "addresses": [{"type": "InternalIP", "address": reason}]},
+    }
+
+
+def test_nodes_compare_conditions_and_the_lifecycle_controllers_noschedule_taints_only() -> None:
+    """Times, addresses, NetworkUnavailable (the pod network's), role taints and NoExecute taints (the zone's
+    disruption state decides them) are no difference; a reason and a NoSchedule taint are."""
+    kubelet = a_node("KubeletReady", "node.kubernetes.io/unreachable:NoSchedule", "x/role:NoSchedule", network=True)
+    kbs = a_node(
+        "ReconcilerReady", "node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"
+    )
+    assert compare_nodes(kubelet, kbs) == [
+        Difference("node.status.conditions.Ready.reason", "KubeletReady", "ReconcilerReady")
+    ]
+    assert unexplained(compare_nodes(kubelet, kbs)) == []
+    untainted = a_node("ReconcilerReady")
+    assert [d.path for d in compare_nodes(kubelet, untainted)] == [
+        "node.spec.taints", "node.status.conditions.Ready.reason"
+    ]  # fmt: skip

@@ -237,9 +237,9 @@ def conditions(health: Health) -> list[Obj]:
     memory = "unknown" if health.memory_available is None else _gib(health.memory_available)
     disk = "unknown" if health.disk_available_ratio is None else f"{health.disk_available_ratio:.0%}"
     out = [
-        _cond("MemoryPressure", memory_low, "Memory", f"{memory} of memory available (pressure below 100Mi)"),
-        _cond("DiskPressure", disk_low, "Disk", f"{disk} of the node filesystem available (pressure below 10%)"),
-        _cond("PIDPressure", pids_low, "PID", "process IDs available" if not pids_low else "few process IDs left"),
+        _cond("MemoryPressure", memory_low, _MEMORY, f"{memory} of memory available (pressure below 100Mi)"),
+        _cond("DiskPressure", disk_low, _DISK, f"{disk} of the node filesystem available (pressure below 10%)"),
+        _cond("PIDPressure", pids_low, _PID, "process IDs available" if not pids_low else "few process IDs left"),
     ]
     if health.reconciler_ok:
         ready = {
@@ -259,11 +259,18 @@ def conditions(health: Health) -> list[Obj]:
     return out
 
 
-def _cond(kind: str, pressure: bool, what: str, message: str) -> Obj:
+# A pressure condition's reason without and with pressure: the kubelet's words (KubeletHasNoDiskPressure...)
+# after kbs's prefix
+_MEMORY = ("HasSufficientMemory", "HasInsufficientMemory")
+_DISK = ("HasNoDiskPressure", "HasDiskPressure")
+_PID = ("HasSufficientPID", "HasInsufficientPID")
+
+
+def _cond(kind: str, pressure: bool, reasons: tuple[str, str], message: str) -> Obj:
     return {
         "type": kind,
         "status": "True" if pressure else "False",
-        "reason": f"{_PREFIX}Has{'Insufficient' if pressure else 'Sufficient'}{what}",
+        "reason": _PREFIX + reasons[pressure],
         "message": message,
     }
 

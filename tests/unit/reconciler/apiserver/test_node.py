@@ -70,6 +70,18 @@ def test_pressure_conditions_use_the_kubelet_hard_eviction_thresholds() -> None:
     assert low[0]["status"] == "True" and low[1]["status"] == "True"
 
 
+def test_condition_reasons_are_the_kubelets_words_after_kbss_prefix() -> None:
+    """KubeletHasNoDiskPressure and the like (pkg/kubelet/nodestatus/setters.go), as Reconciler...."""
+    ok = nodes.conditions(nodes.Health(True, memory_available=8 << 30, disk_available_ratio=0.5, pids_free_ratio=0.9))
+    assert [c["reason"] for c in ok] == [
+        "ReconcilerHasSufficientMemory", "ReconcilerHasNoDiskPressure", "ReconcilerHasSufficientPID", "ReconcilerReady"
+    ]  # fmt: skip
+    low = nodes.conditions(nodes.Health(True, memory_available=1, disk_available_ratio=0.01, pids_free_ratio=0.01))
+    assert [c["reason"] for c in low[:3]] == [
+        "ReconcilerHasInsufficientMemory", "ReconcilerHasDiskPressure", "ReconcilerHasInsufficientPID"
+    ]  # fmt: skip
+
+
 def test_transition_time_is_kept_while_a_condition_holds() -> None:
     first = nodes.with_times(nodes.conditions(nodes.Health(True)), [], "2026-01-01T00:00:00Z")
     again = nodes.with_times(nodes.conditions(nodes.Health(True)), first, "2026-01-01T00:01:00Z")
