@@ -305,8 +305,10 @@ def test_the_mirror_pod_appears_at_the_first_sync_and_goes_through_the_same_stag
             last.setdefault(step, {})[node] = version
     for steps in order.values():
         assert steps == sorted(steps, key=MILESTONES.index), order  # never back
-        assert {"created", "init running", "running"} <= set(steps), order
-    assert "all waiting" in order[KBS], order  # the mirror and its status before any container started
+        assert {"created", "running"} <= set(steps), order
+    # the mirror and its status before any container started, then the init container's own stage (which the
+    # kubelet's next status may overtake before it reaches the API server)
+    assert {"all waiting", "init running"} <= set(order[KBS]), order
     first = last["all waiting"][KBS]
     waiting = {c["name"]: c["state"]["waiting"]["reason"] for c in (
         *first["status"]["initContainerStatuses"], *first["status"]["containerStatuses"])}  # fmt: skip
@@ -458,7 +460,7 @@ def test_readiness_and_liveness_changes_look_the_same_on_both_nodes(pair: Cluste
     # a probe that runs while its container is being killed: under the kubelet, by timing, one more event
     # ("Readiness probe errored and resulted in unknown state: ... CONTAINER_EXITED state", or "Readiness probe
     # failed: cannot exec in a deleted state: unknown"); kbs stops probes first
-    racy = ("probe errored and resulted in unknown state", "cannot exec in a deleted state")
+    racy = ("probe errored and resulted in unknown state", "cannot exec in a deleted state", "exec failed")
     events = {
         node: {e for e in _events(pair, "kd-probed", node) if not any(r in e[-1] for r in racy)} for node in NODES
     }
