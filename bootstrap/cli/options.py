@@ -2,7 +2,9 @@
 
 The flag names come from bootstrap.config.overrides.OVERRIDE_TARGETS (one home for each name); this module adds
 only what the CLI needs: aliases that kubeadm users know, value types and help texts. The decorated command gets
-`cfg: KbsConfig` instead of the raw flags; notes from loading (ignored documents, fallbacks) go to stderr.
+`cfg: KbsConfig` instead of the raw flags, completed by what kbs recorded of the node's setup
+(bootstrap.phases.node_setup: a node set up with `--reconciler kubelet` stays one without the flag); notes from
+loading (ignored documents, fallbacks, the node's record) go to stderr.
 """
 
 from __future__ import annotations
@@ -67,13 +69,14 @@ def with_config(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from bootstrap.config import load_config
+        from bootstrap.phases import node_setup
 
         path: Path | None = kwargs.pop("config_file")
         given = {name: kwargs.pop(name) for name in OVERRIDE_TARGETS}
         sans = given["apiserver_cert_extra_sans"]
         if sans is not None:
             given["apiserver_cert_extra_sans"] = tuple(s.strip() for s in sans.split(",") if s.strip())
-        cfg = load_config(path, Overrides(**given))
+        cfg = node_setup.apply(load_config(path, Overrides(**given)))
         for note in cfg.notes:
             click.echo(f"note: {note}", err=True)
         return func(*args, cfg=cfg, **kwargs)

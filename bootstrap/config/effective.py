@@ -34,6 +34,8 @@ class KbsConfig:
     # a joining etcd member: (name, peer URL) of every member, itself included (`kbs join --control-plane`);
     # None: a new one-member cluster, as `kbs init` makes
     etcd_initial_cluster: tuple[tuple[str, str], ...] | None = None
+    # the KbsConfiguration fields the file or the flags set, dotted ("reconciler.mode"); the others are defaults
+    kbs_given: frozenset[str] = frozenset()
 
     # --- node identity and endpoints ----------------------------------------------------------------------------
     @property

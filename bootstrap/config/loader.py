@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,4 +153,14 @@ def from_raw(raw: RawConfig, overrides: Overrides | None = None, path: Path | No
         flags={path: flag for by_kind in flags.values() for path, flag in by_kind.items()},
         where=raw.where,
     )
-    return dataclasses.replace(cfg, kube_proxy=raw.component_configs.get(kubeproxy.KIND))
+    given = frozenset(_dotted(raw.docs.get(KBS_KIND, {})))
+    return dataclasses.replace(cfg, kube_proxy=raw.component_configs.get(kubeproxy.KIND), kbs_given=given)
+
+
+def _dotted(doc: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """The dotted paths of a document's leaves: {"reconciler": {"mode": "kubelet"}} -> "reconciler.mode"."""
+    for key, value in doc.items():
+        if isinstance(value, Mapping) and value:
+            yield from _dotted(value, f"{prefix}{key}.")
+        elif key not in ("apiVersion", "kind") or prefix:
+            yield f"{prefix}{key}"

@@ -194,6 +194,10 @@ def resolve(cfg: KbsConfig) -> tuple[KbsConfig, StaticPodPath | None]:
         return cfg, None
     found = detect(cfg.kbs.static_pod_path)
     if found.path == cfg.kbs.static_pod_path:
+        from bootstrap.phases import node_setup
+
+        if node_setup.from_record(cfg):
+            found = StaticPodPath(found.path, "kbs's record of this node's setup")
         return cfg, found
     import dataclasses
 

@@ -11,7 +11,10 @@ when kbs first uses it is classed `contents`: the directory is not kbs's, but ev
 situation another tool's reset leaves behind (`kubeadm reset` empties /var/lib/etcd and keeps it). Reset then
 empties it, as `kubeadm reset` does with the etcd data dir, and a re-run's preflight accepts its data.
 
-The ledger is one JSON file in the reconciler's state directory, written atomically.
+The ledger also remembers how kbs set the node up (`node`: who runs the static pods and from which staticPodPath,
+bootstrap.phases.node_setup), so that the next command on the node does not depend on the operator repeating
+`--reconciler kubelet`. It is one JSON file in the reconciler's state directory, written atomically, and the last
+thing `kbs reset` removes.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from bootstrap.fsutil import atomic_write
 
 LEDGER_FILE = "kbs-init-ledger.json"
 Kind = Literal["created", "foreign", "contents"]
+NODE_FIELDS = ("reconciler", "staticPodPath")
 
 
 @dataclass
 class Ledger:
     path: Path
     entries: dict[str, Kind] = field(default_factory=dict)  # absolute path -> class
+    node: dict[str, str] = field(default_factory=dict)  # NODE_FIELDS -> value: how kbs set this node up
     dirty: bool = False
 
     @classmethod
@@ -48,7 +53,8 @@ class Ledger:
                 hint="the file lists what kbs created; restore it or remove it (reset then removes nothing)",
             ) from exc
         entries = {str(p): k for p, k in raw.get("paths", {}).items() if k in ("created", "foreign", "contents")}
-        return cls(path, entries)
+        node = {k: v for k, v in raw.get("node", {}).items() if k in NODE_FIELDS and isinstance(v, str)}
+        return cls(path, entries, node)
 
     def kind(self, path: Path) -> Kind | None:
         return self.entries.get(str(path))
@@ -98,6 +104,11 @@ class Ledger:
         if self.entries.pop(str(path), None) is not None:
             self.dirty = True
 
+    def remember_node(self, node: dict[str, str]) -> None:
+        if node != self.node:
+            self.node = dict(node)
+            self.dirty = True
+
     def created(self) -> list[Path]:
         return sorted((Path(p) for p, k in self.entries.items() if k == "created"), key=str)
 
@@ -107,7 +118,10 @@ class Ledger:
     def save(self) -> None:
         if not self.dirty:
             return
-        body = {"apiVersion": "kbs.dev/v1alpha1", "kind": "Ledger", "paths": dict(sorted(self.entries.items()))}
+        body: dict[str, object] = {"apiVersion": "kbs.dev/v1alpha1", "kind": "Ledger"}
+        if self.node:
+            body["node"] = self.node
+        body["paths"] = dict(sorted(self.entries.items()))
         atomic_write(self.path, json.dumps(body, indent=2) + "\n", mode=0o600, dir_mode=0o700)
         self.dirty = False
 
@@ -119,12 +133,16 @@ class Ledger:
         return True
 
 
-def record(state_dir: Path, paths: Iterable[Path], data_dirs: Iterable[Path] = ()) -> Ledger:
+def record(
+    state_dir: Path, paths: Iterable[Path], data_dirs: Iterable[Path] = (), node: dict[str, str] | None = None
+) -> Ledger:
     """Load the ledger, classify `paths` and the data directories `data_dirs` (and the state directory the ledger
-    itself lives in, a data directory too), save it."""
+    itself lives in, a data directory too), remember the `node` setup when given, save it."""
     ledger = Ledger.load(state_dir)
     ledger.classify_data_dirs([state_dir])
     ledger.classify(paths)
     ledger.classify_data_dirs(data_dirs)
+    if node is not None:
+        ledger.remember_node(node)
     ledger.save()
     return ledger

@@ -12,6 +12,7 @@ from pathlib import Path
 from bootstrap import constants
 from bootstrap.errors import FileWriteError
 from bootstrap.phases import ledger as ledgers
+from bootstrap.phases import node_setup
 from bootstrap.phases.context import InitData
 from bootstrap.phases.workflow import Outcome
 
@@ -36,6 +37,7 @@ def write(data: InitData, phase: str, components: list[str], data_dirs: tuple[Pa
     ledger.classify_data_dirs([state_dir])
     ledger.classify([directory, *paths])
     ledger.classify_data_dirs(data_dirs)
+    ledger.remember_node(node_setup.describe(cfg))
     ledger.save()
     # --dry-run: the manifests name the real paths (what would be written), though they land in the temp dir
     manifests = render_manifests(data.real_cfg or cfg, components)

@@ -10,6 +10,9 @@ It runs right after preflight, before any certificate exists, the way a kubeadm 
 (and waiting) before `kubeadm init`: the reconciler's start-up then overlaps the certs and kubeconfig phases, and it
 picks each manifest up the moment it is written. Its API-server side waits for kubelet.conf to appear.
 
+Either way it records in the ledger who runs the pods (bootstrap.phases.node_setup), before any file is written,
+so the next command on the node acts on the same runtime.
+
 Convergence: a running reconciler whose configuration did not change is left alone; a changed configuration
 restarts it; a dead one (stale pidfile, killed) is started again.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 from bootstrap import constants
 from bootstrap.fsutil import atomic_write, ensure_dir
 from bootstrap.phases import ledger as ledgers
-from bootstrap.phases import supervise
+from bootstrap.phases import node_setup, supervise
 from bootstrap.phases.context import InitData
 from bootstrap.phases.workflow import Outcome
 
@@ -29,14 +32,17 @@ PHASE = "reconciler"
 def run(data: InitData) -> Outcome:
     cfg = data.cfg
     mode = cfg.kbs.reconciler.mode
+    reconciler = cfg.kbs.reconciler
+    if mode != "bundled":
+        ledgers.record(reconciler.state_dir, [], node=node_setup.describe(cfg))
     if mode == "none":
         return Outcome(f"--reconciler none: nothing on this node will run the manifests in {cfg.manifests_dir}")
     if mode == "kubelet":
         return Outcome(f"the installed kubelet runs the manifests in {cfg.manifests_dir}")
     path = supervise.config_file(cfg)
-    reconciler = cfg.kbs.reconciler
     paths = [path, supervise.pidfile(cfg), supervise.logfile(cfg), cfg.manifests_dir]
-    ledgers.record(reconciler.state_dir, paths, data_dirs=[reconciler.run_dir, reconciler.log_dir])
+    data_dirs = [reconciler.run_dir, reconciler.log_dir]
+    ledgers.record(reconciler.state_dir, paths, data_dirs=data_dirs, node=node_setup.describe(cfg))
     # the staticPodPath exists before the reconciler starts, so it watches it (inotify) from its first moment
     ensure_dir(cfg.manifests_dir, constants.MANIFESTS_DIR_MODE)
     config_changed = atomic_write(path, supervise.config_text(cfg), mode=0o600, dir_mode=0o700)

@@ -2,7 +2,8 @@
 
 Not an init phase, but the read side of the same checks: health comes from bootstrap.phases.health (the probes
 wait-control-plane uses), restarts and start times from the reconciler's per-pod status files (no Docker needed)
-or, when those are missing, from the containers' Docker labels. Versions are the image tags the manifests name.
+or, when those are missing, from the containers' Docker labels; under --reconciler kubelet, from the mirror pods the
+kubelet publishes. Versions are the image tags the manifests name.
 Everything is gathered into plain dataclasses so the CLI can print a table or JSON.
 """
 
@@ -74,8 +75,40 @@ def _image_tag(manifest: Path) -> str | None:
     return None
 
 
+def _mirror_pod_facts(cfg: KbsConfig) -> dict[str, tuple[int, datetime | None]]:
+    """component -> (restarts, started_at) from the mirror pods the installed kubelet publishes (--reconciler
+    kubelet: the kubelet's own state is not kbs's to read), through admin.conf; {} while the API server is down."""
+    from bootstrap.errors import APIServerError
+    from bootstrap.kube.api import LightkubeAPI
+
+    pods = {f"{c}-{cfg.node_name}": c for c in constants.ALL_COMPONENTS}
+    facts: dict[str, tuple[int, datetime | None]] = {}
+    with contextlib.suppress(APIServerError):
+        api = LightkubeAPI(cfg.kubeconfig(constants.ADMIN_KUBECONFIG), timeout=5.0)
+        try:
+            listed = api.list("v1", "Pod", constants.KUBE_SYSTEM, labels={"tier": "control-plane"})
+        finally:
+            api.close()
+        for pod in listed:
+            component = pods.get(pod.get("metadata", {}).get("name", ""))
+            statuses = pod.get("status", {}).get("containerStatuses") or []
+            container = next((c for c in statuses if c.get("name") == component), None)
+            if component and container:
+                started = container.get("state", {}).get("running", {}).get("startedAt")
+                with contextlib.suppress(KeyError, ValueError, TypeError):
+                    facts[component] = (int(container["restartCount"]), _rfc3339(started) if started else None)
+    return facts
+
+
+def _rfc3339(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _runtime_facts(cfg: KbsConfig) -> dict[str, tuple[int, datetime | None]]:
-    """component -> (restarts, started_at) from the reconciler's status files, else from Docker."""
+    """component -> (restarts, started_at) from the reconciler's status files, else from Docker; from the mirror
+    pods when the installed kubelet runs the static pods."""
+    if cfg.kbs.reconciler.mode == "kubelet":
+        return _mirror_pod_facts(cfg)
     facts: dict[str, tuple[int, datetime | None]] = {}
     pods = {f"{c}-{cfg.node_name}": c for c in constants.ALL_COMPONENTS}
     with contextlib.suppress(ImportError, OSError, ValueError):

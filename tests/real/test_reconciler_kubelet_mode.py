@@ -1,6 +1,7 @@
 """`kbs init --reconciler kubelet` with the real kubelet v1.37.2 and containerd: kbs finds the kubelet's
 staticPodPath, writes the control plane there and waits until the kubelet has it healthy; the kubelet registers the
-Node and publishes the mirror pods. Then `kbs status`, a re-run, `kbs reset`, the discovery of running kubelets
+Node and publishes the mirror pods. Then `kbs status`, a re-run and `kbs reset` without the flag (the node's record
+says the kubelet runs the pods), a contradicting flag refused, the discovery of running kubelets
 with a non-default staticPodPath (k3s's directory via --pod-manifest-path, a custom one in a --config file), and a
 full init on a custom path.
 
@@ -34,6 +35,7 @@ COMPONENTS = constants.ALL_COMPONENTS
 K3S_DIR = "/var/lib/rancher/k3s/agent/pod-manifests"
 CUSTOM_DIR = "/srv/kbs-test/static-pods"  # a custom staticPodPath, relative in its --config file
 KUBECTL = ("kubectl", "--kubeconfig=/etc/kubernetes/admin.conf")
+RECORDED = "kbs's record of this node's setup"
 
 
 @pytest.fixture(scope="module")
@@ -115,23 +117,39 @@ def test_init_hands_the_control_plane_to_the_real_kubelet(node: Node) -> None:
     assert "node-role.kubernetes.io/control-plane" in registered["metadata"]["labels"]
 
 
-def test_status_and_a_re_run_converge(node: Node) -> None:
-    status = kbs(node, "status", "--reconciler", "kubelet")
-    assert "the installed kubelet runs the static pods from /etc/kubernetes/manifests" in status.stdout
-    assert "UNHEALTHY" not in status.stdout
-    out = init(node)
-    assert "(kubelet --config, pid" in out  # now found from the running kubelet's --config file
+def test_plain_status_and_re_run_act_on_the_kubelet_node(node: Node) -> None:
+    """No --reconciler flag: the node's record (in kbs's ledger) says the kubelet runs the control plane."""
+    status = kbs(node, "status")
+    assert "reconciler kubelet" in status.stdout, status.stdout
+    assert RECORDED in status.stdout and "UNHEALTHY" not in status.stdout
+    assert "set up with --reconciler kubelet, staticPodPath /etc/kubernetes/manifests" in status.stderr
+    components = json.loads(kbs(node, "status", "-o", "json").stdout)["components"]
+    for row in components:  # from the kubelet's mirror pods
+        assert row["restarts"] is not None and row["uptime_seconds"] is not None, row
+    out = kbs(node, "init", f"--node-name={node.name}").stdout
+    assert f"[kubelet] staticPodPath /etc/kubernetes/manifests (from {RECORDED})" in out
     assert "etcd.yaml unchanged" in out and "kube-scheduler.yaml unchanged" in out
     assert "created" not in out.replace("0 created", "")
     assert mirror_pods(node)
 
 
+def test_a_flag_that_contradicts_the_node_s_setup_changes_nothing(node: Node) -> None:
+    refused = kbs(node, "init", "--reconciler", "bundled", f"--node-name={node.name}", check=False)
+    assert refused.returncode != 0
+    assert "this node was set up by kbs with --reconciler kubelet" in refused.stderr
+    assert "asks for --reconciler bundled" in refused.stderr and "kbs reset" in refused.stderr
+    assert node.exec("sh", "-c", "pgrep -f '[k]bs reconcile' || true").strip() == ""  # no second runtime
+    assert mirror_pods(node)
+
+
 def test_reset_stops_the_static_pods_and_leaves_nothing_of_kbs(node: Node) -> None:
-    out = kbs(node, "reset", "--force", "--reconciler", "kubelet").stdout
+    out = kbs(node, "reset", "--force").stdout  # plain: the record says the kubelet runs them
     assert "the kubelet stopped the static pods of etcd.yaml" in out
     assert "removed /var/lib/kubelet/pki/kubelet-client-current.pem" in out
     assert "the kubelet keeps running (kbs did not install or start it)" in out
     assert_nothing_of_kbs_left(node, "/etc/kubernetes/manifests")
+    status = kbs(node, "status", check=False)  # the record went with the rest: a plain command is bundled again
+    assert "reconciler bundled" in status.stdout
 
 
 def _run_kubelet(node: Node, *flags: str, cwd: str = "/") -> int:
@@ -183,7 +201,8 @@ def test_a_running_kubelet_with_a_non_default_static_pod_path_is_found(node: Nod
         _proves_the_kubelet_reads(node, expected)
     finally:
         _stop(node, pid)
-        node.exec("rm", "-rf", "/etc/kbs-test", "/srv/kbs-test", "/var/lib/rancher")
+        # /var/lib/kbs: the phase recorded the node's setup (this kubelet), which the next case must not inherit
+        node.exec("rm", "-rf", "/etc/kbs-test", "/srv/kbs-test", "/var/lib/rancher", "/var/lib/kbs")
 
 
 def test_init_status_reset_on_a_custom_static_pod_path(node: Node) -> None:
@@ -195,5 +214,5 @@ def test_init_status_reset_on_a_custom_static_pod_path(node: Node) -> None:
     # the previous cluster's kube-proxy pod, left with the kubelet by reset, is one the kubelet no longer knows
     wait_until("only this cluster's kube-proxy", lambda: len(running_containers(node, "kube-proxy")) <= 1)
     assert f"static pods from {CUSTOM_DIR}" in kbs(node, "status", "--reconciler", "kubelet").stdout
-    kbs(node, "reset", "--force", "--reconciler", "kubelet")
+    kbs(node, "reset", "--force")  # plain: the recorded directory, whether the kubelet still reads it or not
     assert_nothing_of_kbs_left(node, CUSTOM_DIR)
