@@ -22,6 +22,7 @@ import pytest
 import yaml
 from cryptography import x509
 
+from bootstrap import constants
 from bootstrap.errors import APIServerError, KbsError
 from bootstrap.kube import clusterinfo, copycerts, discovery
 from bootstrap.kube import token as tokens
@@ -70,6 +71,16 @@ def cluster(testbed: TestBed, control_plane_lock: None) -> Iterator[Cluster]:
         endpoint, token, ca_hash, key = match.groups()
         assert key == KEY
         yield Cluster(box, out, endpoint, token, ca_hash)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _host_state_dir_left_as_found() -> Iterator[None]:
+    """`kbs join phase ... download-certs` without --config keeps its ledger in the host's default state dir: gone
+    again after the module when it was not there before, so no later command on this machine reads it."""
+    existed = constants.KBS_STATE_DIR.exists()
+    yield
+    if not existed:
+        shutil.rmtree(constants.KBS_STATE_DIR, ignore_errors=True)
 
 
 def _run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
