@@ -42,16 +42,11 @@ def describe(cfg: KbsConfig) -> dict[str, str]:
     return node
 
 
-def recorded(cfg: KbsConfig) -> dict[str, str]:
-    """What the ledger in `cfg`'s state directory remembers ({} when nothing)."""
-    return ledgers.Ledger.load(cfg.kbs.reconciler.state_dir).node
-
-
 def apply(cfg: KbsConfig) -> KbsConfig:
     """`cfg` with the node's recorded mode and staticPodPath where the flags and the file leave them to defaults.
 
     Raises ConfigError when a flag or setting contradicts the record."""
-    node = recorded(cfg)
+    node = ledgers.Ledger.load(cfg.kbs.reconciler.state_dir).node
     if not node:
         return cfg
     mode, path = node.get(MODE, cfg.kbs.reconciler.mode), node.get(STATIC_POD_PATH)

@@ -80,8 +80,9 @@ def _mirror_pod_facts(cfg: KbsConfig) -> dict[str, tuple[int, datetime | None]]:
     kubelet: the kubelet's own state is not kbs's to read), through admin.conf; {} while the API server is down."""
     from bootstrap.errors import APIServerError
     from bootstrap.kube.api import LightkubeAPI
+    from bootstrap.reconciler.status import parse_time
 
-    pods = {f"{c}-{cfg.node_name}": c for c in constants.ALL_COMPONENTS}
+    pods = _pod_names(cfg)
     facts: dict[str, tuple[int, datetime | None]] = {}
     with contextlib.suppress(APIServerError):
         api = LightkubeAPI(cfg.kubeconfig(constants.ADMIN_KUBECONFIG), timeout=5.0)
@@ -94,14 +95,15 @@ def _mirror_pod_facts(cfg: KbsConfig) -> dict[str, tuple[int, datetime | None]]:
             statuses = pod.get("status", {}).get("containerStatuses") or []
             container = next((c for c in statuses if c.get("name") == component), None)
             if component and container:
-                started = container.get("state", {}).get("running", {}).get("startedAt")
+                started = parse_time(container.get("state", {}).get("running", {}).get("startedAt"))
                 with contextlib.suppress(KeyError, ValueError, TypeError):
-                    facts[component] = (int(container["restartCount"]), _rfc3339(started) if started else None)
+                    facts[component] = (int(container["restartCount"]), started)
     return facts
 
 
-def _rfc3339(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _pod_names(cfg: KbsConfig) -> dict[str, str]:
+    """The control-plane static pods' names on this node -> their component."""
+    return {f"{c}-{cfg.node_name}": c for c in constants.ALL_COMPONENTS}
 
 
 def _runtime_facts(cfg: KbsConfig) -> dict[str, tuple[int, datetime | None]]:
@@ -110,7 +112,7 @@ def _runtime_facts(cfg: KbsConfig) -> dict[str, tuple[int, datetime | None]]:
     if cfg.kbs.reconciler.mode == "kubelet":
         return _mirror_pod_facts(cfg)
     facts: dict[str, tuple[int, datetime | None]] = {}
-    pods = {f"{c}-{cfg.node_name}": c for c in constants.ALL_COMPONENTS}
+    pods = _pod_names(cfg)
     with contextlib.suppress(ImportError, OSError, ValueError):
         from bootstrap.reconciler.status import read_statuses
 
